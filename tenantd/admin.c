@@ -1,0 +1,302 @@
+/*
+ * admin.c: the JSON admin plane under /v1/.
+ *
+ * Bodies and query strings are untrusted: each field is checked and a bad
+ * one gets 400 with a message naming it.  Reads (show, list, status) use
+ * short LMDB read transactions on the loop; writes go through tenant.c's
+ * jobs on workers.  Loop thread only.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "tenantd.h"
+
+#define LIST_DEFAULT	100
+#define LIST_MAX	1000
+
+static int
+method_is(struct http_req *req, const char *m)
+{
+	return (strcasecmp(req->method, m) == 0);
+}
+
+/* Find key in a query string and percent-decode its value (+ is space). */
+static int
+query_get(const char *query, const char *key, char *out, size_t size,
+    int *found)
+{
+	const char	*p = query, *amp, *eq;
+	size_t		 klen = strlen(key), n, i;
+
+	*found = 0;
+	while (p != NULL && *p != '\0') {
+		amp = strchr(p, '&');
+		eq = strchr(p, '=');
+		if (eq != NULL && (amp == NULL || eq < amp) &&
+		    (size_t)(eq - p) == klen && strncmp(p, key, klen) == 0) {
+			n = amp ? (size_t)(amp - eq - 1) : strlen(eq + 1);
+			if (http_pct_decode(eq + 1, n, out, size - 1, &n) != 0)
+				return (-1);
+			for (i = 0; i < n; i++)
+				if (out[i] == '+')
+					out[i] = ' ';
+			out[n] = '\0';
+			if (strlen(out) != n)
+				return (-1);	/* embedded NUL */
+			*found = 1;
+			return (0);
+		}
+		p = amp ? amp + 1 : NULL;
+	}
+	return (0);
+}
+
+static void
+tenants_list(struct http_req *req)
+{
+	struct tenant_rec	*recs;
+	size_t			 n, i;
+	char			 prefix[TID_MAX + 1], after[TID_MAX + 1];
+	char			 limit_s[16], *end;
+	int			 found_p, found_a, found_l, more;
+	long			 limit = LIST_DEFAULT;
+	json_t			*obj, *arr, *t;
+
+	req->route = ROUTE_TENANTS_LIST;
+	prefix[0] = after[0] = '\0';
+	if (req->query != NULL) {
+		if (query_get(req->query, "prefix", prefix, sizeof prefix,
+		    &found_p) != 0 || (found_p && prefix[0] != '\0' &&
+		    tid_error(prefix, strlen(prefix)) != NULL)) {
+			http_reply_error(req, 400, "BAD_REQUEST", "prefix: must "
+			    "be the start of a tenant id");
+			return;
+		}
+		if (query_get(req->query, "after", after, sizeof after,
+		    &found_a) != 0 || (found_a && after[0] != '\0' &&
+		    tid_error(after, strlen(after)) != NULL)) {
+			http_reply_error(req, 400, "BAD_REQUEST", "after: must "
+			    "be a tenant id");
+			return;
+		}
+		if (query_get(req->query, "limit", limit_s, sizeof limit_s,
+		    &found_l) != 0) {
+			http_reply_error(req, 400, "BAD_REQUEST", "limit: must "
+			    "be a number from 1 to %d", LIST_MAX);
+			return;
+		}
+		if (found_l) {
+			limit = strtol(limit_s, &end, 10);
+			if (*limit_s == '\0' || *end != '\0' || limit < 1 ||
+			    limit > LIST_MAX) {
+				http_reply_error(req, 400, "BAD_REQUEST", "limit: "
+				    "must be a number from 1 to %d", LIST_MAX);
+				return;
+			}
+		}
+	}
+	if (catalog_list(server_catalog, prefix, after, (int)limit, &recs, &n,
+	    &more) != CATALOG_OK) {
+		log_warnx("%s", catalog_strerror(server_catalog));
+		http_reply_error(req, 500, "INTERNAL", "the catalog could not be "
+		    "read");
+		return;
+	}
+	obj = json_object();
+	arr = json_array();
+	for (i = 0; i < n; i++) {
+		t = json_object();
+		tenant_rec_json(&recs[i], t);
+		json_array_append_new(arr, t);
+	}
+	json_object_set_new(obj, "tenants", arr);
+	json_object_set_new(obj, "next", more && n > 0 ?
+	    json_string(recs[n - 1].id) : json_null());
+	free(recs);
+	http_reply_json(req, 200, obj);
+}
+
+static void
+tenants_create(struct http_req *req)
+{
+	json_error_t	 jerr;
+	json_t		*body, *jid, *jschema;
+	const char	*id, *why, *schema = NULL;
+	size_t		 len;
+
+	req->route = ROUTE_TENANTS_CREATE;
+	body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
+	    &jerr);
+	if (body == NULL || !json_is_object(body)) {
+		if (body != NULL)
+			json_decref(body);
+		http_reply_error(req, 400, "BAD_REQUEST", "body must be a JSON "
+		    "object like {\"id\": \"alice\", \"schema\": \"notes\"}");
+		return;
+	}
+	jid = json_object_get(body, "id");
+	if (!json_is_string(jid)) {
+		json_decref(body);
+		http_reply_error(req, 400, "BAD_REQUEST", "\"id\" must be a "
+		    "string");
+		return;
+	}
+	id = json_string_value(jid);
+	len = json_string_length(jid);
+	if ((why = tid_error(id, len)) != NULL) {
+		json_decref(body);
+		http_reply_error(req, 400, "INVALID_TENANT_ID", "%s", why);
+		return;
+	}
+	jschema = json_object_get(body, "schema");
+	if (jschema != NULL && json_is_null(jschema))
+		schema = "";
+	else if (jschema != NULL) {
+		if (!json_is_string(jschema) ||
+		    json_string_length(jschema) > MIGRATE_NAME_MAX ||
+		    strlen(json_string_value(jschema)) !=
+		    json_string_length(jschema)) {
+			json_decref(body);
+			http_reply_error(req, 400, "BAD_REQUEST", "\"schema\" "
+			    "must be a schema name");
+			return;
+		}
+		schema = json_string_value(jschema);
+	}
+	tenant_create(req, id, len, schema);
+	json_decref(body);
+}
+
+static void
+tenants_get(struct http_req *req, const char *id, size_t len)
+{
+	struct tenant_rec	 rec;
+	json_t			*obj;
+	int			 rc;
+
+	req->route = ROUTE_TENANTS_GET;
+	rc = catalog_get(server_catalog, id, len, &rec);
+	if (rc == CATALOG_NOTFOUND) {
+		http_reply_error(req, 404, "TENANT_NOT_FOUND", "no such tenant: "
+		    "%.*s", (int)len, id);
+		return;
+	}
+	if (rc != CATALOG_OK) {
+		http_reply_error(req, 500, "INTERNAL", "the catalog could not be "
+		    "read");
+		return;
+	}
+	obj = json_object();
+	tenant_rec_json(&rec, obj);
+	http_reply_json(req, 200, obj);
+}
+
+static json_t *
+schemas_json(void)
+{
+	json_t		*arr = json_array();
+	struct schema	*s;
+	size_t		 i;
+
+	for (i = 0; (s = schema_at(i)) != NULL; i++)
+		json_array_append_new(arr, json_pack("{s:s,s:i}", "name",
+		    s->name, "latest", migrate_set_latest(s->set)));
+	return (arr);
+}
+
+static void
+serve_status(struct http_req *req)
+{
+	json_t	*obj;
+
+	req->route = ROUTE_STATUS;
+	obj = json_object();
+	json_object_set_new(obj, "version", json_string(TENANTD_VERSION));
+	json_object_set_new(obj, "uptime_s", json_integer((json_int_t)
+	    ((time_now_ms() - server_start_ms) / 1000)));
+	json_object_set_new(obj, "data_dir", json_string(cfg.data_dir));
+	json_object_set_new(obj, "tenants", json_integer((json_int_t)
+	    catalog_count(server_catalog)));
+	json_object_set_new(obj, "open_handles", json_integer(
+	    (json_int_t)cache_open_handles));
+	json_object_set_new(obj, "cached_handles", json_integer((json_int_t)
+	    cache_count()));
+	json_object_set_new(obj, "max_open", json_integer(cfg.max_open));
+	json_object_set_new(obj, "workers", json_integer(worker_count()));
+	json_object_set_new(obj, "streams", json_integer((json_int_t)
+	    stream_count()));
+	json_object_set_new(obj, "connections", json_integer((json_int_t)
+	    http_conn_count()));
+	json_object_set_new(obj, "schemas", schemas_json());
+	http_reply_json(req, 200, obj);
+}
+
+/* Route a request whose path starts with /v1. */
+void
+admin_route(struct http_req *req, const char *path, size_t len)
+{
+	char		 id[TID_MAX * 3 + 1];
+	const char	*why, *rest;
+	size_t		 idlen;
+
+	if (strcmp(path, "/v1/tenants") == 0 ||
+	    strcmp(path, "/v1/tenants/") == 0) {
+		if (method_is(req, "POST"))
+			tenants_create(req);
+		else if (method_is(req, "GET"))
+			tenants_list(req);
+		else
+			http_reply_error(req, 405, "METHOD_NOT_ALLOWED", "use GET "
+			    "or POST on /v1/tenants");
+		return;
+	}
+	if (strncmp(path, "/v1/tenants/", 12) == 0) {
+		rest = path + 12;
+		if (strchr(rest, '/') != NULL) {
+			http_reply_error(req, 404, "NOT_FOUND", "no such route");
+			return;
+		}
+		if (http_pct_decode(rest, strlen(rest), id, sizeof id - 1,
+		    &idlen) != 0) {
+			http_reply_error(req, 400, "INVALID_TENANT_ID", "tenant "
+			    "id is not correctly percent-encoded");
+			return;
+		}
+		if ((why = tid_error(id, idlen)) != NULL) {
+			http_reply_error(req, 400, "INVALID_TENANT_ID", "%s", why);
+			return;
+		}
+		if (method_is(req, "GET"))
+			tenants_get(req, id, idlen);
+		else if (method_is(req, "DELETE")) {
+			req->route = ROUTE_TENANTS_DELETE;
+			tenant_delete(req, id, idlen);
+		} else
+			http_reply_error(req, 405, "METHOD_NOT_ALLOWED", "use GET "
+			    "or DELETE on /v1/tenants/{id}");
+		return;
+	}
+	if (strcmp(path, "/v1/schemas") == 0) {
+		req->route = ROUTE_SCHEMAS;
+		if (!method_is(req, "GET")) {
+			http_reply_error(req, 405, "METHOD_NOT_ALLOWED", "use GET");
+			return;
+		}
+		http_reply_json(req, 200, json_pack("{s:o}", "schemas",
+		    schemas_json()));
+		return;
+	}
+	if (strcmp(path, "/v1/status") == 0) {
+		if (!method_is(req, "GET")) {
+			http_reply_error(req, 405, "METHOD_NOT_ALLOWED", "use GET");
+			return;
+		}
+		serve_status(req);
+		return;
+	}
+	(void)len;
+	http_reply_error(req, 404, "NOT_FOUND", "no such route");
+}

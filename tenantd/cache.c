@@ -1,0 +1,397 @@
+/*
+ * cache.c: the LRU handle cache and the per-tenant job queues.
+ *
+ * A handle is one tenant's SQLite connection.  It is created on the first
+ * request for a tenant (a cache miss, after the catalog confirms the tenant
+ * exists); the worker running its first job opens the file.  At most
+ * cfg.max_open handles exist: to make room the least recently used idle
+ * handle is evicted, and the new handle's first job closes the victim's
+ * connection before opening its own, so the number of open files never
+ * exceeds the cap.  A handle is pinned (never a victim) while it has a job
+ * queued or running, or while a Hrana stream holds a transaction on it.
+ * When every handle is pinned, a miss waits on waitq until one frees up or
+ * cfg.handle_wait_ms passes (then 503).
+ *
+ * Each handle runs one job at a time (h->running); its other jobs wait in
+ * h->jobs.  While a stream owns the handle (open transaction), only that
+ * stream's jobs, and forced ones, may run.
+ *
+ * Loop thread only, except handle_close_db() (worker) and the atomic open
+ * counter.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tenantd.h"
+
+struct cache_stats	 cache_stats;
+_Atomic long		 cache_open_handles;
+
+static struct lru	 table;		/* tenant id -> struct handle */
+static struct lru	 busyids;	/* ids being created or deleted */
+static struct job_list	 waitq = TAILQ_HEAD_INITIALIZER(waitq);
+static struct catalog	*cat;
+
+static void	cache_wake_waiters(void);
+
+void
+cache_init(struct catalog *c)
+{
+	cat = c;
+	lru_init(&table, (size_t)cfg.max_open);
+	lru_init(&busyids, 16);
+}
+
+/* The file of tenant tid: DATA/tenants/SHARD/TID.db */
+void
+handle_path(const char *tid, size_t len, char *out, size_t size)
+{
+	snprintf(out, size, "%s/tenants/%02x/%.*s.db", cfg.data_dir,
+	    tid_shard(tid, len), (int)len, tid);
+}
+
+static struct handle *
+handle_new(const struct tenant_rec *r)
+{
+	struct handle	*h;
+	size_t		 len = strlen(r->id);
+
+	h = xcalloc(1, sizeof *h);
+	handle_path(r->id, len, h->path, sizeof h->path);
+	strlcpy_x(h->schema, r->schema, sizeof h->schema);
+	h->version = r->version;
+	TAILQ_INIT(&h->jobs);
+	if (lru_insert(&table, &h->le, r->id, len) != 0)
+		fatalx("handle_new: %s already cached", r->id);
+	h->in_table = 1;
+	return (h);
+}
+
+/* Close the connection.  Worker (or loop at shutdown, workers stopped). */
+void
+handle_close_db(struct handle *h)
+{
+	int	i;
+
+	for (i = 0; i < HANDLE_STMTS; i++) {
+		if (h->stmts[i].st != NULL)
+			sqlite3_finalize(h->stmts[i].st);
+		free(h->stmts[i].sql);
+		memset(&h->stmts[i], 0, sizeof h->stmts[i]);
+	}
+	if (h->db != NULL) {
+		if (sqlite3_close(h->db) != SQLITE_OK)
+			log_warnx("tenant %s: close: %s", h->le.key,
+			    sqlite3_errmsg(h->db));
+		h->db = NULL;
+		cache_open_handles--;
+	}
+	h->ro_txn = 0;
+}
+
+void
+handle_free(struct handle *h)
+{
+	if (h->db != NULL)
+		fatalx("handle_free: %s still open", h->le.key);
+	free(h);
+}
+
+struct handle *
+cache_find(const char *tid, size_t len)
+{
+	return ((struct handle *)lru_find(&table, tid, len));
+}
+
+/* Run the next runnable job of h if h is free. */
+static void
+cache_kick(struct handle *h)
+{
+	struct job	*j;
+
+	if (h->running != NULL)
+		return;
+	TAILQ_FOREACH(j, &h->jobs, entry) {
+		if (h->owner == 0 || j->force || j->stream_id == h->owner)
+			break;
+	}
+	if (j == NULL)
+		return;
+	TAILQ_REMOVE(&h->jobs, j, entry);
+	h->running = j;
+	worker_push(j);
+}
+
+/* Queue j on h (forced jobs go first) and run it when h is free. */
+void
+cache_submit(struct handle *h, struct job *j)
+{
+	j->h = h;
+	lru_pin(&table, &h->le);
+	if (j->front)
+		TAILQ_INSERT_HEAD(&h->jobs, j, entry);
+	else
+		TAILQ_INSERT_TAIL(&h->jobs, j, entry);
+	cache_kick(h);
+}
+
+static void
+close_run(struct job *j)
+{
+	handle_close_db(j->arg);
+}
+
+static void
+close_done(struct job *j)
+{
+	handle_free(j->arg);
+	free(j);
+}
+
+/* Free a handle that has left the table once nothing uses it. */
+static void
+cache_reap(struct handle *h)
+{
+	struct job	*j;
+
+	if (h->in_table || h->le.pins > 0 || h->running != NULL ||
+	    !TAILQ_EMPTY(&h->jobs))
+		return;
+	if (h->db == NULL) {
+		handle_free(h);
+		return;
+	}
+	j = xcalloc(1, sizeof *j);
+	j->run = close_run;
+	j->done = close_done;
+	j->arg = h;
+	worker_push(j);
+}
+
+/* A job bound to a handle came back from its worker. */
+void
+cache_job_done(struct job *j)
+{
+	struct handle	*h = j->h, *victim = j->victim;
+
+	h->running = NULL;
+	if (victim != NULL)
+		handle_free(victim);	/* its db was closed by the worker */
+	j->done(j);			/* may free j */
+	lru_unpin(&table, &h->le);
+	cache_kick(h);
+	cache_reap(h);
+	cache_wake_waiters();
+}
+
+/*
+ * Give j a handle for a tenant that is not cached: make room if needed.
+ * Returns 0 (submitted or waiting) or -1 with *code and *msg.
+ */
+static int
+cache_place(struct job *j, const char **code, const char **msg)
+{
+	struct tenant_rec	 rec;
+	struct lru_entry	*victim = NULL;
+	struct handle		*h;
+	int			 rc;
+
+	if (cache_busy_id(j->tid, j->tidlen)) {
+		j->status = 404;
+		*code = "TENANT_NOT_FOUND";
+		*msg = "tenant is being created or deleted";
+		return (-1);
+	}
+	rc = catalog_get(cat, j->tid, j->tidlen, &rec);
+	if (rc == CATALOG_NOTFOUND || (rc == CATALOG_OK &&
+	    (rec.state == TENANT_CREATING || rec.state == TENANT_DELETING))) {
+		j->status = 404;
+		*code = "TENANT_NOT_FOUND";
+		*msg = "no such tenant";
+		return (-1);
+	}
+	if (rc != CATALOG_OK) {
+		log_warnx("%s", catalog_strerror(cat));
+		j->status = 500;
+		*code = "INTERNAL";
+		*msg = "the catalog could not be read";
+		return (-1);
+	}
+	if (table.count >= (size_t)cfg.max_open) {
+		if ((victim = lru_victim(&table)) == NULL) {
+			TAILQ_INSERT_TAIL(&waitq, j, entry);
+			j->t_queued = time_mono_us();
+			return (0);
+		}
+		lru_remove(&table, victim);
+		((struct handle *)victim)->in_table = 0;
+		cache_stats.evictions++;
+		log_debug("tenant %s: evicted to make room for %s",
+		    victim->key, rec.id);
+	}
+	cache_stats.misses++;
+	h = handle_new(&rec);
+	j->victim = (struct handle *)victim;
+	cache_submit(h, j);
+	return (0);
+}
+
+/*
+ * Route a data-plane job to its tenant's handle.  Returns 0 when the job is
+ * queued (its done callback will run), or -1 with j->status and an error
+ * code and message when it cannot be (the caller answers).
+ */
+int
+cache_dispatch(struct job *j, const char **code, const char **msg)
+{
+	struct handle	*h;
+
+	if ((h = cache_find(j->tid, j->tidlen)) != NULL) {
+		cache_stats.hits++;
+		cache_submit(h, j);
+		return (0);
+	}
+	return (cache_place(j, code, msg));
+}
+
+static void
+cache_fail_job(struct job *j, int status, const char *code, const char *msg)
+{
+	j->status = status;
+	j->errcode = code;
+	strlcpy_x(j->errmsg, msg, sizeof j->errmsg);
+	j->done(j);
+}
+
+static void
+cache_wake_waiters(void)
+{
+	struct job	*j;
+	const char	*code, *msg;
+
+	while ((j = TAILQ_FIRST(&waitq)) != NULL) {
+		if (cache_find(j->tid, j->tidlen) == NULL &&
+		    table.count >= (size_t)cfg.max_open &&
+		    lru_victim(&table) == NULL)
+			return;
+		TAILQ_REMOVE(&waitq, j, entry);
+		if (cache_dispatch(j, &code, &msg) != 0)
+			cache_fail_job(j, j->status, code, msg);
+	}
+}
+
+/* Once a second: waiters that waited too long get 503. */
+void
+cache_tick(void)
+{
+	struct job	*j, *next;
+	uint64_t	 now = time_mono_us();
+
+	for (j = TAILQ_FIRST(&waitq); j != NULL; j = next) {
+		next = TAILQ_NEXT(j, entry);
+		if (now - j->t_queued < (uint64_t)cfg.handle_wait_ms * 1000)
+			continue;
+		TAILQ_REMOVE(&waitq, j, entry);
+		cache_stats.wait_timeouts++;
+		cache_fail_job(j, 503, "UNAVAILABLE", "every tenant handle is "
+		    "busy (raise --max-open); try again");
+	}
+}
+
+/* Take tenant tid's handle out of the table (for delete).  NULL if none. */
+struct handle *
+cache_detach(const char *tid, size_t len)
+{
+	struct handle	*h;
+
+	if ((h = cache_find(tid, len)) == NULL)
+		return (NULL);
+	lru_remove(&table, &h->le);
+	h->in_table = 0;
+	cache_wake_waiters();
+	return (h);
+}
+
+void
+cache_set_owner(struct handle *h, uint64_t stream)
+{
+	h->owner = stream;
+	lru_pin(&table, &h->le);
+}
+
+void
+cache_clear_owner(struct handle *h, uint64_t stream)
+{
+	if (h->owner != stream)
+		return;
+	h->owner = 0;
+	lru_unpin(&table, &h->le);
+	cache_kick(h);
+	cache_reap(h);
+	cache_wake_waiters();
+}
+
+size_t
+cache_count(void)
+{
+	return (table.count);
+}
+
+/* Ids with a create or delete in flight: requests for them see 404. */
+int
+cache_busy_id(const char *tid, size_t len)
+{
+	return (lru_find(&busyids, tid, len) != NULL);
+}
+
+void
+cache_busy_add(const char *tid, size_t len)
+{
+	struct lru_entry	*e = xcalloc(1, sizeof *e);
+
+	if (lru_insert(&busyids, e, tid, len) != 0)
+		fatalx("cache_busy_add: duplicate");
+}
+
+void
+cache_busy_del(const char *tid, size_t len)
+{
+	struct lru_entry	*e;
+
+	if ((e = lru_find(&busyids, tid, len)) != NULL) {
+		lru_remove(&busyids, e);
+		free(e);
+	}
+}
+
+/* Close every handle.  Workers are stopped: runs on the loop thread. */
+void
+cache_shutdown(void)
+{
+	struct lru_entry	*e, *next;
+	struct handle		*h;
+	struct job		*j;
+	size_t			 pos;
+
+	while ((j = TAILQ_FIRST(&waitq)) != NULL) {
+		TAILQ_REMOVE(&waitq, j, entry);
+		cache_fail_job(j, 503, "UNAVAILABLE", "tenantd is shutting down");
+	}
+	for (e = lru_first(&table, &pos); e != NULL; e = next) {
+		next = lru_next(&table, e, &pos);
+		h = (struct handle *)e;
+		lru_remove(&table, e);
+		handle_close_db(h);
+		handle_free(h);
+	}
+	lru_free(&table);
+	for (e = lru_first(&busyids, &pos); e != NULL; e = next) {
+		next = lru_next(&busyids, e, &pos);
+		lru_remove(&busyids, e);
+		free(e);
+	}
+	lru_free(&busyids);
+}

@@ -1,0 +1,582 @@
+/*
+ * catalog.c: the tenant catalog in LMDB, the source of truth for which
+ * tenants exist.
+ *
+ * Databases inside one environment (DATA/catalog/):
+ *   "tenants"    id -> packed record (see rec_pack)
+ *   "by_schema"  schema '\0' version(be32) id -> ""   (find tenants behind
+ *                a target version without a scan)
+ *   "pending"    id -> ""  for records in state creating/deleting, so
+ *                recovery after a crash touches only those
+ *   "meta"       "format" -> "1"
+ * Every put/del updates all of them in one write transaction, so they
+ * always agree.  Records are little-endian on disk.
+ *
+ * Threads: read transactions from any thread (MDB_NOTLS); writes fsync on
+ * commit and so run on workers only.  LMDB serialises writers itself.
+ * Copies leave the transaction before it ends: nothing returned points
+ * into the map.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tenantd.h"
+
+#define REC_FORMAT	1
+#define CATALOG_MAPSIZE	((size_t)64 << 30)	/* virtual; grows sparse */
+
+struct catalog {
+	MDB_env		*env;
+	MDB_dbi		 tenants;
+	MDB_dbi		 by_schema;
+	MDB_dbi		 pending;
+	MDB_dbi		 meta;
+};
+
+static __thread char	catalog_err[256];
+
+const char *
+catalog_strerror(struct catalog *c)
+{
+	return (catalog_err);
+}
+
+static int
+catalog_fail(const char *what, int rc)
+{
+	snprintf(catalog_err, sizeof catalog_err, "catalog: %s: %s", what,
+	    mdb_strerror(rc));
+	return (CATALOG_ERROR);
+}
+
+const char *
+catalog_state_name(int state)
+{
+	switch (state) {
+	case TENANT_ACTIVE:
+		return ("active");
+	case TENANT_CREATING:
+		return ("creating");
+	case TENANT_DELETING:
+		return ("deleting");
+	case TENANT_FAILED:
+		return ("failed");
+	}
+	return ("unknown");
+}
+
+static void
+put_le32(unsigned char *p, uint32_t v)
+{
+	p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24;
+}
+
+static uint32_t
+get_le32(const unsigned char *p)
+{
+	return ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24);
+}
+
+static void
+put_le64(unsigned char *p, uint64_t v)
+{
+	put_le32(p, (uint32_t)v);
+	put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t
+get_le64(const unsigned char *p)
+{
+	return ((uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32);
+}
+
+/*
+ * Packed record: fmt(1) state(1) version(4) created(8) updated(8)
+ * schema_len(1) schema error_len(2) error.
+ */
+#define REC_FIXED	(1 + 1 + 4 + 8 + 8 + 1 + 2)
+static size_t
+rec_pack(const struct tenant_rec *r, unsigned char *out)
+{
+	size_t	slen = strlen(r->schema), elen = strlen(r->last_error), o = 0;
+
+	out[o++] = REC_FORMAT;
+	out[o++] = (unsigned char)r->state;
+	put_le32(out + o, (uint32_t)r->version); o += 4;
+	put_le64(out + o, (uint64_t)r->created); o += 8;
+	put_le64(out + o, (uint64_t)r->updated); o += 8;
+	out[o++] = (unsigned char)slen;
+	memcpy(out + o, r->schema, slen); o += slen;
+	out[o++] = (unsigned char)elen;
+	out[o++] = (unsigned char)(elen >> 8);
+	memcpy(out + o, r->last_error, elen); o += elen;
+	return (o);
+}
+
+static int
+rec_unpack(const MDB_val *k, const MDB_val *v, struct tenant_rec *r)
+{
+	const unsigned char	*p = v->mv_data;
+	size_t			 n = v->mv_size, o = 0, slen, elen;
+
+	memset(r, 0, sizeof *r);
+	if (k->mv_size > TID_MAX || n < REC_FIXED || p[0] != REC_FORMAT)
+		return (-1);
+	memcpy(r->id, k->mv_data, k->mv_size);
+	r->id[k->mv_size] = '\0';
+	o = 1;
+	r->state = p[o++];
+	r->version = (int)get_le32(p + o); o += 4;
+	r->created = (int64_t)get_le64(p + o); o += 8;
+	r->updated = (int64_t)get_le64(p + o); o += 8;
+	slen = p[o++];
+	if (slen > MIGRATE_NAME_MAX || o + slen + 2 > n)
+		return (-1);
+	memcpy(r->schema, p + o, slen); o += slen;
+	elen = p[o] | (size_t)p[o + 1] << 8; o += 2;
+	if (elen >= sizeof r->last_error || o + elen > n)
+		return (-1);
+	memcpy(r->last_error, p + o, elen);
+	return (0);
+}
+
+static size_t
+schema_key(const char *schema, int version, const char *id,
+    unsigned char *out)
+{
+	size_t	slen = strlen(schema), ilen = strlen(id), o = 0;
+
+	memcpy(out, schema, slen); o += slen;
+	out[o++] = '\0';
+	out[o++] = (unsigned char)((uint32_t)version >> 24);
+	out[o++] = (unsigned char)((uint32_t)version >> 16);
+	out[o++] = (unsigned char)((uint32_t)version >> 8);
+	out[o++] = (unsigned char)version;
+	memcpy(out + o, id, ilen); o += ilen;
+	return (o);
+}
+
+/*
+ * Open (creating if needed) the catalog in folder dir.  Returns 0 and a new
+ * catalog, or -1 with a message in err.
+ */
+int
+catalog_open(const char *dir, struct catalog **cp, char *err, size_t errlen)
+{
+	struct catalog	*c;
+	MDB_txn		*txn = NULL;
+	MDB_val		 k, v;
+	int		 rc;
+
+	if (mkdir(dir, 0750) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "catalog: mkdir %s: %s", dir,
+		    strerror(errno));
+		return (-1);
+	}
+	c = xcalloc(1, sizeof *c);
+	if ((rc = mdb_env_create(&c->env)) != 0)
+		goto fail;
+	if ((rc = mdb_env_set_maxdbs(c->env, 8)) != 0)
+		goto fail;
+	if ((rc = mdb_env_set_mapsize(c->env, CATALOG_MAPSIZE)) != 0)
+		goto fail;
+	if ((rc = mdb_env_set_maxreaders(c->env, 512)) != 0)
+		goto fail;
+	if ((rc = mdb_env_open(c->env, dir, MDB_NOTLS, 0640)) != 0)
+		goto fail;
+	if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0)
+		goto fail;
+	if ((rc = mdb_dbi_open(txn, "tenants", MDB_CREATE, &c->tenants)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "by_schema", MDB_CREATE,
+	    &c->by_schema)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "pending", MDB_CREATE, &c->pending)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &c->meta)) != 0)
+		goto fail;
+	k.mv_data = (void *)"format";
+	k.mv_size = 6;
+	rc = mdb_get(txn, c->meta, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		v.mv_data = (void *)"1";
+		v.mv_size = 1;
+		if ((rc = mdb_put(txn, c->meta, &k, &v, 0)) != 0)
+			goto fail;
+	} else if (rc != 0)
+		goto fail;
+	else if (v.mv_size != 1 || *(char *)v.mv_data != '1') {
+		mdb_txn_abort(txn);
+		mdb_env_close(c->env);
+		free(c);
+		snprintf(err, errlen, "catalog: %s has an unknown format", dir);
+		return (-1);
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		txn = NULL;
+		goto fail;
+	}
+	*cp = c;
+	return (0);
+
+fail:
+	snprintf(err, errlen, "catalog: %s: %s", dir, mdb_strerror(rc));
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (c->env != NULL)
+		mdb_env_close(c->env);
+	free(c);
+	return (-1);
+}
+
+/* Sync and close.  No transaction may be open. */
+void
+catalog_close(struct catalog *c)
+{
+	if (c == NULL)
+		return;
+	mdb_env_sync(c->env, 1);
+	mdb_env_close(c->env);
+	free(c);
+}
+
+int
+catalog_sync(struct catalog *c)
+{
+	int	rc;
+
+	if ((rc = mdb_env_sync(c->env, 1)) != 0)
+		return (catalog_fail("sync", rc));
+	return (CATALOG_OK);
+}
+
+/* Look up id.  CATALOG_OK and *r filled, CATALOG_NOTFOUND, or ERROR. */
+int
+catalog_get(struct catalog *c, const char *id, size_t len,
+    struct tenant_rec *r)
+{
+	MDB_txn	*txn;
+	MDB_val	 k, v;
+	int	 rc, ret;
+
+	if (len == 0 || len > TID_MAX)
+		return (CATALOG_NOTFOUND);
+	if ((rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return (catalog_fail("read txn", rc));
+	k.mv_data = (void *)id;
+	k.mv_size = len;
+	rc = mdb_get(txn, c->tenants, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		ret = CATALOG_NOTFOUND;
+	else if (rc != 0)
+		ret = catalog_fail("get", rc);
+	else if (rec_unpack(&k, &v, r) != 0) {
+		snprintf(catalog_err, sizeof catalog_err,
+		    "catalog: record for a tenant is corrupt");
+		ret = CATALOG_ERROR;
+	} else
+		ret = CATALOG_OK;
+	mdb_txn_abort(txn);
+	return (ret);
+}
+
+static int
+index_del(struct catalog *c, MDB_txn *txn, const struct tenant_rec *old)
+{
+	unsigned char	key[MIGRATE_NAME_MAX + 1 + 4 + TID_MAX];
+	MDB_val		k;
+	int		rc;
+
+	if (old->schema[0] == '\0')
+		return (0);
+	k.mv_size = schema_key(old->schema, old->version, old->id, key);
+	k.mv_data = key;
+	rc = mdb_del(txn, c->by_schema, &k, NULL);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+/*
+ * Insert or replace r (with CATALOG_NOOVERWRITE: CATALOG_EXISTS if the id
+ * is taken).  Indexes follow in the same transaction.  Fsyncs: workers
+ * only.
+ */
+int
+catalog_put(struct catalog *c, const struct tenant_rec *r, int flags)
+{
+	unsigned char		 val[REC_FIXED + MIGRATE_NAME_MAX + 512];
+	unsigned char		 key[MIGRATE_NAME_MAX + 1 + 4 + TID_MAX];
+	struct tenant_rec	 old;
+	MDB_txn			*txn;
+	MDB_val			 k, v, ik, iv;
+	int			 rc, had = 0;
+
+	if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0)
+		return (catalog_fail("write txn", rc));
+	k.mv_data = (void *)r->id;
+	k.mv_size = strlen(r->id);
+	rc = mdb_get(txn, c->tenants, &k, &v);
+	if (rc == 0) {
+		if (flags & CATALOG_NOOVERWRITE) {
+			mdb_txn_abort(txn);
+			return (CATALOG_EXISTS);
+		}
+		if (rec_unpack(&k, &v, &old) == 0) {
+			had = 1;
+			if ((rc = index_del(c, txn, &old)) != 0)
+				goto fail;
+		}
+	} else if (rc != MDB_NOTFOUND)
+		goto fail;
+	(void)had;
+
+	v.mv_size = rec_pack(r, val);
+	v.mv_data = val;
+	if ((rc = mdb_put(txn, c->tenants, &k, &v, 0)) != 0)
+		goto fail;
+	if (r->schema[0] != '\0') {
+		ik.mv_size = schema_key(r->schema, r->version, r->id, key);
+		ik.mv_data = key;
+		iv.mv_size = 0;
+		iv.mv_data = (void *)"";
+		if ((rc = mdb_put(txn, c->by_schema, &ik, &iv, 0)) != 0)
+			goto fail;
+	}
+	iv.mv_size = 0;
+	iv.mv_data = (void *)"";
+	if (r->state == TENANT_CREATING || r->state == TENANT_DELETING)
+		rc = mdb_put(txn, c->pending, &k, &iv, 0);
+	else {
+		rc = mdb_del(txn, c->pending, &k, NULL);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	}
+	if (rc != 0)
+		goto fail;
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return (catalog_fail("commit", rc));
+	return (CATALOG_OK);
+
+fail:
+	mdb_txn_abort(txn);
+	return (catalog_fail("put", rc));
+}
+
+/* Remove id and its index entries.  CATALOG_NOTFOUND if absent. */
+int
+catalog_del(struct catalog *c, const char *id)
+{
+	struct tenant_rec	 old;
+	MDB_txn			*txn;
+	MDB_val			 k, v;
+	int			 rc;
+
+	if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0)
+		return (catalog_fail("write txn", rc));
+	k.mv_data = (void *)id;
+	k.mv_size = strlen(id);
+	rc = mdb_get(txn, c->tenants, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return (CATALOG_NOTFOUND);
+	}
+	if (rc != 0)
+		goto fail;
+	if (rec_unpack(&k, &v, &old) == 0 && (rc = index_del(c, txn, &old)) != 0)
+		goto fail;
+	if ((rc = mdb_del(txn, c->tenants, &k, NULL)) != 0)
+		goto fail;
+	rc = mdb_del(txn, c->pending, &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		goto fail;
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return (catalog_fail("commit", rc));
+	return (CATALOG_OK);
+
+fail:
+	mdb_txn_abort(txn);
+	return (catalog_fail("del", rc));
+}
+
+/*
+ * List up to limit records in id order, starting after `after` (may be NULL)
+ * and restricted to ids starting with prefix (may be NULL).  *recs is new
+ * (free()); *more is 1 if further records match.  Cost: one B-tree seek plus
+ * limit steps, whatever the catalog's size.
+ */
+int
+catalog_list(struct catalog *c, const char *prefix, const char *after,
+    int limit, struct tenant_rec **recs, size_t *nrecs, int *more)
+{
+	MDB_txn			*txn;
+	MDB_cursor		*cur;
+	MDB_val			 k, v;
+	struct tenant_rec	*out;
+	size_t			 n = 0, plen = prefix ? strlen(prefix) : 0;
+	int			 rc, op;
+	char			 start[TID_MAX + 2];
+
+	*recs = NULL;
+	*nrecs = 0;
+	*more = 0;
+	if (limit <= 0)
+		return (CATALOG_OK);
+	out = xcalloc((size_t)limit, sizeof *out);
+	if ((rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn)) != 0) {
+		free(out);
+		return (catalog_fail("read txn", rc));
+	}
+	if ((rc = mdb_cursor_open(txn, c->tenants, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		free(out);
+		return (catalog_fail("cursor", rc));
+	}
+	/* Seek to max(prefix, after + "\0"). */
+	start[0] = '\0';
+	if (after != NULL && *after != '\0') {
+		size_t alen = strlen(after);
+		if (alen > TID_MAX)
+			alen = TID_MAX;
+		memcpy(start, after, alen);
+		start[alen] = '\0';
+		k.mv_size = alen + 1;	/* strictly after: include the NUL */
+	} else
+		k.mv_size = 0;
+	if (plen > 0 && (k.mv_size == 0 || strncmp(prefix, start, TID_MAX) > 0)) {
+		memcpy(start, prefix, plen > TID_MAX ? TID_MAX : plen);
+		k.mv_size = plen > TID_MAX ? TID_MAX : plen;
+	}
+	k.mv_data = start;
+	op = k.mv_size > 0 ? MDB_SET_RANGE : MDB_FIRST;
+	for (rc = mdb_cursor_get(cur, &k, &v, op); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (plen > 0 && (k.mv_size < plen ||
+		    memcmp(k.mv_data, prefix, plen) != 0))
+			break;
+		if (n == (size_t)limit) {
+			*more = 1;
+			break;
+		}
+		if (rec_unpack(&k, &v, &out[n]) == 0)
+			n++;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		free(out);
+		return (catalog_fail("list", rc));
+	}
+	*recs = out;
+	*nrecs = n;
+	return (CATALOG_OK);
+}
+
+/* Every record in state creating or deleting (for crash recovery). */
+int
+catalog_pending(struct catalog *c, struct tenant_rec **recs, size_t *nrecs)
+{
+	MDB_txn			*txn;
+	MDB_cursor		*cur;
+	MDB_val			 k, v, rv;
+	struct tenant_rec	*out = NULL;
+	size_t			 n = 0, cap = 0;
+	int			 rc;
+
+	if ((rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return (catalog_fail("read txn", rc));
+	if ((rc = mdb_cursor_open(txn, c->pending, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return (catalog_fail("cursor", rc));
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			out = xreallocarray(out, cap, sizeof *out);
+		}
+		if (mdb_get(txn, c->tenants, &k, &rv) == 0 &&
+		    rec_unpack(&k, &rv, &out[n]) == 0)
+			n++;
+		else if (k.mv_size <= TID_MAX) {
+			/* Index entry without a record: report it bare. */
+			memset(&out[n], 0, sizeof out[n]);
+			memcpy(out[n].id, k.mv_data, k.mv_size);
+			out[n].state = TENANT_DELETING;
+			n++;
+		}
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (rc != MDB_NOTFOUND) {
+		free(out);
+		return (catalog_fail("pending", rc));
+	}
+	*recs = out;
+	*nrecs = n;
+	return (CATALOG_OK);
+}
+
+/*
+ * Count tenants of schema at exactly version (version < 0: any version),
+ * using the by_schema index.
+ */
+int
+catalog_count_schema(struct catalog *c, const char *schema, int version,
+    size_t *count)
+{
+	unsigned char	 key[MIGRATE_NAME_MAX + 1 + 4];
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	size_t		 slen = strlen(schema), plen, n = 0;
+	int		 rc;
+
+	if (slen == 0 || slen > MIGRATE_NAME_MAX)
+		return (CATALOG_NOTFOUND);
+	memcpy(key, schema, slen);
+	key[slen] = '\0';
+	plen = slen + 1;
+	if (version >= 0) {
+		key[plen++] = (unsigned char)((uint32_t)version >> 24);
+		key[plen++] = (unsigned char)((uint32_t)version >> 16);
+		key[plen++] = (unsigned char)((uint32_t)version >> 8);
+		key[plen++] = (unsigned char)version;
+	}
+	if ((rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return (catalog_fail("read txn", rc));
+	if ((rc = mdb_cursor_open(txn, c->by_schema, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return (catalog_fail("cursor", rc));
+	}
+	k.mv_data = key;
+	k.mv_size = plen;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < plen || memcmp(k.mv_data, key, plen) != 0)
+			break;
+		n++;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	*count = n;
+	return (CATALOG_OK);
+}
+
+/* Number of tenants (O(1): the B-tree's entry count). */
+size_t
+catalog_count(struct catalog *c)
+{
+	MDB_txn		*txn;
+	MDB_stat	 st;
+	size_t		 n = 0;
+
+	if (mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn) != 0)
+		return (0);
+	if (mdb_stat(txn, c->tenants, &st) == 0)
+		n = st.ms_entries;
+	mdb_txn_abort(txn);
+	return (n);
+}

@@ -1,0 +1,288 @@
+/*
+ * config.c: command-line options.  The global cfg is written once at start
+ * (main thread, before any other thread exists) and read-only afterwards,
+ * so every thread may read it.
+ */
+#include "config.h"
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tenantd.h"
+
+struct config cfg;
+
+void
+config_defaults(void)
+{
+	const char	*env;
+
+	memset(&cfg, 0, sizeof cfg);
+	env = getenv("TENANTD_DATA");
+	cfg.data_dir = xstrdup(env && *env ? env : "./tenantd-data");
+	cfg.foreground = 1;
+	cfg.max_open = 0;		/* from the fd limit */
+	cfg.workers = 0;		/* from the core count */
+	cfg.max_body = 8u << 20;
+	cfg.max_response = 16u << 20;
+	cfg.stream_timeout_s = 10;
+	cfg.handle_wait_ms = 5000;
+	cfg.busy_timeout_ms = 5000;
+	cfg.cache_kib = 256;
+	cfg.http_timeout_s = 30;
+	cfg.max_conns = 10000;
+}
+
+void
+config_usage(void)
+{
+	fprintf(stderr,
+"usage: tenantd [options]\n"
+"  -D, --data-dir DIR       data directory (default ./tenantd-data or $TENANTD_DATA)\n"
+"  -s, --socket PATH        unix socket (default DIR/tenantd.sock)\n"
+"      --socket-group NAME  group owning the unix socket\n"
+"  -l, --listen HOST:PORT   also serve on TCP (e.g. 127.0.0.1:7070)\n"
+"      --schemas DIR        migration sets (default: installed set, or ./schemas)\n"
+"      --default-schema S   schema for tenants created without one\n"
+"      --max-open N         open tenant handles at most (default from the fd limit)\n"
+"      --workers N          SQLite worker threads (default: 2 per core, at least 4)\n"
+"      --max-body BYTES     request body limit (default 8 MiB)\n"
+"      --max-response BYTES result size limit per statement (default 16 MiB)\n"
+"      --stream-timeout S   idle Hrana stream expiry (default 10)\n"
+"      --handle-wait-ms MS  how long a request waits for a free handle (5000)\n"
+"      --busy-timeout MS    SQLite busy timeout (default 5000)\n"
+"      --synchronous MODE   normal (default) or full\n"
+"      --cache-kib N        page cache per handle in KiB (default 256)\n"
+"      --http-timeout S     idle and slow-client timeout (default 30)\n"
+"      --max-conns N        client connections at most (default 10000)\n"
+"      --no-auth            serve TCP without tokens (local development)\n"
+"      --ready-file FILE    write the bound addresses here once serving\n"
+"  -d, --daemon             detach and log to syslog\n"
+"  -v, --verbose            debug logging\n"
+"  -V, --version            print the version\n"
+"  -h, --help               this text\n");
+}
+
+static int
+parse_num(const char *opt, const char *s, long long min, long long max,
+    long long *out)
+{
+	char		*end;
+	long long	 v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || v < min || v > max) {
+		fprintf(stderr, "tenantd: %s: expected a number from %lld to "
+		    "%lld, got \"%s\"\n", opt, min, max, s);
+		return (-1);
+	}
+	*out = v;
+	return (0);
+}
+
+/* The default cap: what the fd limit allows at 3 fds per WAL database. */
+int
+config_default_max_open(void)
+{
+	struct rlimit	rl;
+	long long	n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return (256);
+	n = ((long long)rl.rlim_cur - 128) / 3;
+	if (n < 16)
+		n = 16;
+	if (n > 100000)
+		n = 100000;
+	return ((int)n);
+}
+
+static char *
+find_schemas_dir(const char *argv0)
+{
+	struct stat	 sb;
+	char		 path[PATH_MAX], *slash;
+
+	/* Run from the source or build tree: tenantd/tenantd -> schemas/ */
+	strlcpy_x(path, argv0, sizeof path);
+	if ((slash = strrchr(path, '/')) != NULL) {
+		*slash = '\0';
+		strncat(path, "/../schemas", sizeof path - strlen(path) - 1);
+		if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+			return (xstrdup(path));
+	}
+	if (stat(TENANTD_SCHEMAS_DIR, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return (xstrdup(TENANTD_SCHEMAS_DIR));
+	return (xstrdup("schemas"));
+}
+
+/* Returns 0, 1 to exit successfully (help, version), or -1 (usage). */
+int
+config_parse(int argc, char **argv)
+{
+	enum { O_SOCKGROUP = 256, O_SCHEMAS, O_DEFSCHEMA, O_MAXOPEN, O_WORKERS,
+	    O_MAXBODY, O_MAXRESP, O_STREAMTO, O_HWAIT, O_BUSY, O_SYNC, O_CACHE,
+	    O_HTTPTO, O_MAXCONNS, O_NOAUTH, O_READY };
+	static const struct option longopts[] = {
+		{ "data-dir", required_argument, NULL, 'D' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "socket-group", required_argument, NULL, O_SOCKGROUP },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "schemas", required_argument, NULL, O_SCHEMAS },
+		{ "default-schema", required_argument, NULL, O_DEFSCHEMA },
+		{ "max-open", required_argument, NULL, O_MAXOPEN },
+		{ "workers", required_argument, NULL, O_WORKERS },
+		{ "max-body", required_argument, NULL, O_MAXBODY },
+		{ "max-response", required_argument, NULL, O_MAXRESP },
+		{ "stream-timeout", required_argument, NULL, O_STREAMTO },
+		{ "handle-wait-ms", required_argument, NULL, O_HWAIT },
+		{ "busy-timeout", required_argument, NULL, O_BUSY },
+		{ "synchronous", required_argument, NULL, O_SYNC },
+		{ "cache-kib", required_argument, NULL, O_CACHE },
+		{ "http-timeout", required_argument, NULL, O_HTTPTO },
+		{ "max-conns", required_argument, NULL, O_MAXCONNS },
+		{ "no-auth", no_argument, NULL, O_NOAUTH },
+		{ "ready-file", required_argument, NULL, O_READY },
+		{ "daemon", no_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	long long	v;
+	int		ch;
+
+	while ((ch = getopt_long(argc, argv, "D:s:l:dvVh", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'D':
+			free(cfg.data_dir);
+			cfg.data_dir = xstrdup(optarg);
+			break;
+		case 's':
+			cfg.socket_path = xstrdup(optarg);
+			break;
+		case O_SOCKGROUP:
+			cfg.socket_group = xstrdup(optarg);
+			break;
+		case 'l':
+			cfg.listen = xstrdup(optarg);
+			break;
+		case O_SCHEMAS:
+			cfg.schemas_dir = xstrdup(optarg);
+			break;
+		case O_DEFSCHEMA:
+			cfg.default_schema = xstrdup(optarg);
+			break;
+		case O_MAXOPEN:
+			if (parse_num("--max-open", optarg, 1, 1000000, &v))
+				return (-1);
+			cfg.max_open = (int)v;
+			break;
+		case O_WORKERS:
+			if (parse_num("--workers", optarg, 1, 256, &v))
+				return (-1);
+			cfg.workers = (int)v;
+			break;
+		case O_MAXBODY:
+			if (parse_num("--max-body", optarg, 1024, 1LL << 36, &v))
+				return (-1);
+			cfg.max_body = (size_t)v;
+			break;
+		case O_MAXRESP:
+			if (parse_num("--max-response", optarg, 1024, 1LL << 36,
+			    &v))
+				return (-1);
+			cfg.max_response = (size_t)v;
+			break;
+		case O_STREAMTO:
+			if (parse_num("--stream-timeout", optarg, 1, 86400, &v))
+				return (-1);
+			cfg.stream_timeout_s = (int)v;
+			break;
+		case O_HWAIT:
+			if (parse_num("--handle-wait-ms", optarg, 0, 3600000, &v))
+				return (-1);
+			cfg.handle_wait_ms = (int)v;
+			break;
+		case O_BUSY:
+			if (parse_num("--busy-timeout", optarg, 0, 3600000, &v))
+				return (-1);
+			cfg.busy_timeout_ms = (int)v;
+			break;
+		case O_SYNC:
+			if (strcmp(optarg, "full") == 0 ||
+			    strcmp(optarg, "FULL") == 0)
+				cfg.synchronous_full = 1;
+			else if (strcmp(optarg, "normal") == 0 ||
+			    strcmp(optarg, "NORMAL") == 0)
+				cfg.synchronous_full = 0;
+			else {
+				fprintf(stderr, "tenantd: --synchronous: expected "
+				    "normal or full\n");
+				return (-1);
+			}
+			break;
+		case O_CACHE:
+			if (parse_num("--cache-kib", optarg, 16, 1 << 20, &v))
+				return (-1);
+			cfg.cache_kib = (int)v;
+			break;
+		case O_HTTPTO:
+			if (parse_num("--http-timeout", optarg, 1, 3600, &v))
+				return (-1);
+			cfg.http_timeout_s = (int)v;
+			break;
+		case O_MAXCONNS:
+			if (parse_num("--max-conns", optarg, 1, 1000000, &v))
+				return (-1);
+			cfg.max_conns = (int)v;
+			break;
+		case O_NOAUTH:
+			cfg.no_auth = 1;
+			break;
+		case O_READY:
+			cfg.ready_file = xstrdup(optarg);
+			break;
+		case 'd':
+			cfg.foreground = 0;
+			break;
+		case 'v':
+			cfg.verbose = 1;
+			break;
+		case 'V':
+			printf("tenantd %s\n", TENANTD_VERSION);
+			return (1);
+		case 'h':
+			config_usage();
+			return (1);
+		default:
+			config_usage();
+			return (-1);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "tenantd: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		config_usage();
+		return (-1);
+	}
+	if (cfg.socket_path == NULL)
+		xasprintf(&cfg.socket_path, "%s/tenantd.sock", cfg.data_dir);
+	if (cfg.schemas_dir == NULL)
+		cfg.schemas_dir = find_schemas_dir(argv[0]);
+	if (cfg.workers == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg.workers = n < 2 ? 4 : n > 32 ? 64 : (int)n * 2;
+	}
+	return (0);
+}

@@ -1,0 +1,869 @@
+/*
+ * exec.c: running Hrana requests against a tenant's connection.
+ *
+ * Worker threads only: every function here touches h->db and h->stmts,
+ * which belong to the worker running the handle's current job (the cache
+ * guarantees one job per handle at a time).  Results are written as JSON
+ * into a struct buf that the loop later sends.
+ *
+ * Prepared statements are cached per handle (HANDLE_STMTS slots, least
+ * recently used replaced), keyed by SQL text, so a hot query is parsed
+ * once per open handle.  Statements are reset and unbound after every use.
+ *
+ * BEGIN TRANSACTION READONLY (libSQL syntax the JS client sends for read
+ * transactions) runs as BEGIN DEFERRED with PRAGMA query_only on until the
+ * transaction ends.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "tenantd.h"
+
+struct xerr {
+	char		 msg[600];
+	const char	*code;
+};
+
+static void
+xerr_sqlite(struct xerr *e, sqlite3 *db, int rc)
+{
+	snprintf(e->msg, sizeof e->msg, "SQLite error: %s",
+	    db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+	e->code = exec_code_name(rc);
+}
+
+/* "SQLITE_CONSTRAINT" etc. for a (possibly extended) result code. */
+const char *
+exec_code_name(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_ERROR:	return ("SQLITE_ERROR");
+	case SQLITE_INTERNAL:	return ("SQLITE_INTERNAL");
+	case SQLITE_PERM:	return ("SQLITE_PERM");
+	case SQLITE_ABORT:	return ("SQLITE_ABORT");
+	case SQLITE_BUSY:	return ("SQLITE_BUSY");
+	case SQLITE_LOCKED:	return ("SQLITE_LOCKED");
+	case SQLITE_NOMEM:	return ("SQLITE_NOMEM");
+	case SQLITE_READONLY:	return ("SQLITE_READONLY");
+	case SQLITE_INTERRUPT:	return ("SQLITE_INTERRUPT");
+	case SQLITE_IOERR:	return ("SQLITE_IOERR");
+	case SQLITE_CORRUPT:	return ("SQLITE_CORRUPT");
+	case SQLITE_NOTFOUND:	return ("SQLITE_NOTFOUND");
+	case SQLITE_FULL:	return ("SQLITE_FULL");
+	case SQLITE_CANTOPEN:	return ("SQLITE_CANTOPEN");
+	case SQLITE_PROTOCOL:	return ("SQLITE_PROTOCOL");
+	case SQLITE_SCHEMA:	return ("SQLITE_SCHEMA");
+	case SQLITE_TOOBIG:	return ("SQLITE_TOOBIG");
+	case SQLITE_CONSTRAINT:	return ("SQLITE_CONSTRAINT");
+	case SQLITE_MISMATCH:	return ("SQLITE_MISMATCH");
+	case SQLITE_MISUSE:	return ("SQLITE_MISUSE");
+	case SQLITE_AUTH:	return ("SQLITE_AUTH");
+	case SQLITE_RANGE:	return ("SQLITE_RANGE");
+	case SQLITE_NOTADB:	return ("SQLITE_NOTADB");
+	}
+	return ("SQLITE_UNKNOWN");
+}
+
+/*
+ * The tenant sandbox's first layer: tenant SQL may not attach other files
+ * or touch the migration record.  (Trusted paths, migrations and import,
+ * use connections without this authorizer.)
+ */
+static int
+exec_authorizer(void *arg, int action, const char *a, const char *b,
+    const char *dbname, const char *trigger)
+{
+	struct handle	*h = arg;
+
+	if (h->internal)
+		return (SQLITE_OK);
+	switch (action) {
+	case SQLITE_ATTACH:
+	case SQLITE_DETACH:
+		return (SQLITE_DENY);
+	case SQLITE_INSERT:
+	case SQLITE_UPDATE:
+	case SQLITE_DELETE:
+	case SQLITE_DROP_TABLE:
+	case SQLITE_ALTER_TABLE:
+		if (a != NULL && strcasecmp(a, MIGRATE_TABLE) == 0)
+			return (SQLITE_DENY);
+		break;
+	case SQLITE_PRAGMA:
+		if (a != NULL && b != NULL && (strcasecmp(a, "journal_mode") == 0 ||
+		    strcasecmp(a, "locking_mode") == 0 ||
+		    strcasecmp(a, "writable_schema") == 0 ||
+		    strcasecmp(a, "user_version") == 0 ||
+		    strcasecmp(a, "query_only") == 0 ||
+		    strcasecmp(a, "mmap_size") == 0 ||
+		    strcasecmp(a, "temp_store_directory") == 0 ||
+		    strcasecmp(a, "data_store_directory") == 0))
+			return (SQLITE_DENY);
+		break;
+	}
+	return (SQLITE_OK);
+}
+
+/* Open h's file with the per-handle settings.  0, or -1 with err. */
+int
+exec_open(struct handle *h, char *err, size_t errlen)
+{
+	char	 pragmas[256];
+	char	*msg = NULL;
+	int	 rc, counted = 0;
+
+	rc = sqlite3_open_v2(h->path, &h->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open the tenant's database: %s",
+		    h->db ? sqlite3_errmsg(h->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	cache_open_handles++;
+	counted = 1;
+	sqlite3_extended_result_codes(h->db, 1);
+	sqlite3_busy_timeout(h->db, cfg.busy_timeout_ms);
+	sqlite3_db_config(h->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(h->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0,
+	    NULL);
+	snprintf(pragmas, sizeof pragmas, "PRAGMA synchronous=%s;"
+	    "PRAGMA foreign_keys=ON;PRAGMA cache_size=-%d;"
+	    "PRAGMA journal_mode=WAL",
+	    cfg.synchronous_full ? "FULL" : "NORMAL", cfg.cache_kib);
+	if ((rc = sqlite3_exec(h->db, pragmas, NULL, NULL, &msg)) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open the tenant's database: %s",
+		    msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		goto fail;
+	}
+	sqlite3_set_authorizer(h->db, exec_authorizer, h);
+	return (0);
+
+fail:
+	if (h->db != NULL) {
+		if (counted)
+			handle_close_db(h);
+		else {
+			sqlite3_close(h->db);
+			h->db = NULL;
+		}
+	}
+	return (-1);
+}
+
+static uint32_t
+sql_hash(const char *s, size_t n)
+{
+	uint32_t	h = 2166136261u;
+	size_t		i;
+
+	for (i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 16777619u;
+	}
+	return (h);
+}
+
+/* Skip white space, comments and semicolons; return where SQL resumes. */
+static const char *
+skip_blank(const char *p, const char *end)
+{
+	while (p < end) {
+		if (isspace((unsigned char)*p) || *p == ';')
+			p++;
+		else if (p + 1 < end && p[0] == '-' && p[1] == '-') {
+			while (p < end && *p != '\n')
+				p++;
+		} else if (p + 1 < end && p[0] == '/' && p[1] == '*') {
+			p += 2;
+			while (p + 1 < end && !(p[0] == '*' && p[1] == '/'))
+				p++;
+			p = p + 2 < end ? p + 2 : end;
+		} else
+			break;
+	}
+	return (p);
+}
+
+/*
+ * Prepare one statement, from the handle's cache when possible.  *cached
+ * says whether the caller must leave it in the cache (reset) or finalize
+ * it.  NULL with e filled on error.
+ */
+static sqlite3_stmt *
+stmt_get(struct handle *h, const char *sql, size_t len, int *cached,
+    struct xerr *e)
+{
+	struct stmt_slot	*slot, *lru = NULL;
+	sqlite3_stmt		*st = NULL;
+	const char		*tail = NULL;
+	uint32_t		 hash = sql_hash(sql, len);
+	int			 i, rc;
+
+	for (i = 0; i < HANDLE_STMTS; i++) {
+		slot = &h->stmts[i];
+		if (slot->st != NULL && slot->hash == hash && slot->len == len &&
+		    memcmp(slot->sql, sql, len) == 0) {
+			slot->used = ++h->stmt_clock;
+			*cached = 1;
+			return (slot->st);
+		}
+		if (lru == NULL || slot->used < lru->used)
+			lru = slot;
+	}
+	if (len > (size_t)INT32_MAX) {
+		snprintf(e->msg, sizeof e->msg, "SQL text is too long");
+		e->code = "SQLITE_TOOBIG";
+		return (NULL);
+	}
+	rc = sqlite3_prepare_v3(h->db, sql, (int)len, SQLITE_PREPARE_PERSISTENT,
+	    &st, &tail);
+	if (rc != SQLITE_OK) {
+		xerr_sqlite(e, h->db, rc);
+		if ((rc & 0xff) == SQLITE_ERROR && strstr(e->msg, "syntax") != NULL)
+			e->code = "SQL_PARSE_ERROR";
+		return (NULL);
+	}
+	if (st == NULL) {
+		snprintf(e->msg, sizeof e->msg, "SQL string does not contain "
+		    "any statement");
+		e->code = "SQL_NO_STATEMENT";
+		return (NULL);
+	}
+	if (tail != NULL && skip_blank(tail, sql + len) < sql + len) {
+		sqlite3_finalize(st);
+		snprintf(e->msg, sizeof e->msg, "SQL string contains more than "
+		    "one statement");
+		e->code = "SQL_MANY_STATEMENTS";
+		return (NULL);
+	}
+	if (lru->st != NULL)
+		sqlite3_finalize(lru->st);
+	free(lru->sql);
+	lru->sql = xmalloc(len + 1);
+	memcpy(lru->sql, sql, len);
+	lru->sql[len] = '\0';
+	lru->len = len;
+	lru->hash = hash;
+	lru->st = st;
+	lru->used = ++h->stmt_clock;
+	*cached = 1;
+	return (st);
+}
+
+static void
+stmt_put(sqlite3_stmt *st, int cached)
+{
+	if (cached) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	} else
+		sqlite3_finalize(st);
+}
+
+static int
+bind_value(sqlite3_stmt *st, int idx, const struct hrana_value *v)
+{
+	switch (v->type) {
+	case HV_NULL:
+		return (sqlite3_bind_null(st, idx));
+	case HV_INTEGER:
+		return (sqlite3_bind_int64(st, idx, v->i));
+	case HV_FLOAT:
+		return (sqlite3_bind_double(st, idx, v->f));
+	case HV_TEXT:
+		return (sqlite3_bind_text64(st, idx, v->s, v->len, SQLITE_STATIC,
+		    SQLITE_UTF8));
+	case HV_BLOB:
+		return (sqlite3_bind_blob64(st, idx, v->len ? (const void *)v->blob : (const void *)"",
+		    v->len, SQLITE_STATIC));
+	}
+	return (SQLITE_MISUSE);
+}
+
+static int
+bind_args(sqlite3_stmt *st, const struct hrana_stmt *hs, struct xerr *e)
+{
+	static const char	 prefixes[] = ":@$";
+	int			 nparams = sqlite3_bind_parameter_count(st);
+	size_t			 i;
+	int			 idx, rc, k;
+	char			 name[256];
+
+	if (hs->nargs > 0 && hs->nnamed > 0) {
+		snprintf(e->msg, sizeof e->msg, "a statement cannot have both "
+		    "positional and named arguments");
+		e->code = "ARGS_BOTH_POSITIONAL_AND_NAMED";
+		return (-1);
+	}
+	if (hs->nargs > (size_t)nparams) {
+		snprintf(e->msg, sizeof e->msg, "%zu arguments given, but the "
+		    "statement has %d parameters", hs->nargs, nparams);
+		e->code = "ARGS_INVALID";
+		return (-1);
+	}
+	for (i = 0; i < hs->nargs; i++) {
+		if ((rc = bind_value(st, (int)i + 1, &hs->args[i])) != SQLITE_OK)
+			goto fail;
+	}
+	for (i = 0; i < hs->nnamed; i++) {
+		const char *n = hs->named[i].name;
+		idx = sqlite3_bind_parameter_index(st, n);
+		for (k = 0; idx == 0 && k < 3 && strchr(prefixes, n[0]) == NULL;
+		    k++) {
+			snprintf(name, sizeof name, "%c%s", prefixes[k], n);
+			idx = sqlite3_bind_parameter_index(st, name);
+		}
+		if (idx == 0) {
+			char esc[128];
+			snprintf(e->msg, sizeof e->msg, "the statement has no "
+			    "parameter named \"%s\"", log_escape(n, strlen(n),
+			    esc, sizeof esc));
+			e->code = "ARGS_INVALID";
+			return (-1);
+		}
+		if ((rc = bind_value(st, idx, &hs->named[i].value)) != SQLITE_OK)
+			goto fail;
+	}
+	return (0);
+
+fail:
+	snprintf(e->msg, sizeof e->msg, "cannot bind an argument: %s",
+	    sqlite3_errstr(rc));
+	e->code = rc == SQLITE_TOOBIG ? "SQLITE_TOOBIG" : "ARGS_INVALID";
+	return (-1);
+}
+
+static void
+put_col_value(struct buf *b, sqlite3_stmt *st, int i)
+{
+	switch (sqlite3_column_type(st, i)) {
+	case SQLITE_INTEGER:
+		buf_adds(b, "{\"type\":\"integer\",\"value\":");
+		hrana_put_int_str(b, sqlite3_column_int64(st, i));
+		buf_add(b, "}", 1);
+		break;
+	case SQLITE_FLOAT:
+		buf_adds(b, "{\"type\":\"float\",\"value\":");
+		hrana_put_double(b, sqlite3_column_double(st, i));
+		buf_add(b, "}", 1);
+		break;
+	case SQLITE_TEXT: {
+		const char *t = (const char *)sqlite3_column_text(st, i);
+		buf_adds(b, "{\"type\":\"text\",\"value\":");
+		hrana_put_str(b, t ? t : "", (size_t)sqlite3_column_bytes(st, i));
+		buf_add(b, "}", 1);
+		break;
+	}
+	case SQLITE_BLOB: {
+		const void *p = sqlite3_column_blob(st, i);
+		buf_adds(b, "{\"type\":\"blob\",\"base64\":");
+		hrana_put_blob(b, p, (size_t)sqlite3_column_bytes(st, i));
+		buf_add(b, "}", 1);
+		break;
+	}
+	default:
+		buf_adds(b, "{\"type\":\"null\"}");
+	}
+}
+
+static void
+put_cols(struct buf *b, sqlite3_stmt *st)
+{
+	int	 i, n = sqlite3_column_count(st);
+
+	buf_adds(b, "\"cols\":[");
+	for (i = 0; i < n; i++) {
+		const char *name = sqlite3_column_name(st, i);
+		const char *decl = sqlite3_column_decltype(st, i);
+		if (i > 0)
+			buf_add(b, ",", 1);
+		buf_adds(b, "{\"name\":");
+		if (name != NULL)
+			hrana_put_str(b, name, strlen(name));
+		else
+			buf_adds(b, "null");
+		buf_adds(b, ",\"decltype\":");
+		if (decl != NULL)
+			hrana_put_str(b, decl, strlen(decl));
+		else
+			buf_adds(b, "null");
+		buf_add(b, "}", 1);
+	}
+	buf_add(b, "]", 1);
+}
+
+/* After each statement: end a READONLY transaction's query_only mode. */
+static void
+internal_exec(struct handle *h, const char *sql)
+{
+	h->internal = 1;
+	sqlite3_exec(h->db, sql, NULL, NULL, NULL);
+	h->internal = 0;
+}
+
+static void
+ro_txn_check(struct handle *h)
+{
+	if (h->ro_txn && sqlite3_get_autocommit(h->db)) {
+		internal_exec(h, "PRAGMA query_only=0");
+		h->ro_txn = 0;
+	}
+}
+
+/* BEGIN [TRANSACTION] READONLY [;] in any case and spacing. */
+static int
+is_begin_readonly(const char *sql, size_t len)
+{
+	static const char	*words[] = { "BEGIN", "TRANSACTION", "READONLY" };
+	const char		*p = sql, *end = sql + len;
+	size_t			 w = 0, n;
+
+	p = skip_blank(p, end);
+	while (p < end && w < 3) {
+		for (n = 0; p + n < end && isalpha((unsigned char)p[n]); n++)
+			;
+		if (n == 0)
+			return (0);
+		if (w == 1 && !(n == 11 && strncasecmp(p, words[1], n) == 0))
+			w = 2;	/* TRANSACTION is optional */
+		if (strlen(words[w]) != n || strncasecmp(p, words[w], n) != 0)
+			return (0);
+		w++;
+		p = skip_blank(p + n, end);
+	}
+	return (w == 3 && p == end);
+}
+
+/*
+ * Run one statement; write a StmtResult object into b.  Returns 0, or -1
+ * with e filled (b is left as it was).
+ */
+static int
+exec_stmt(struct handle *h, const struct hrana_stmt *hs, struct sqlstore *ss,
+    struct buf *b, struct xerr *e)
+{
+	sqlite3_stmt	*st;
+	const char	*sql = hs->sql;
+	size_t		 len = hs->sql_len, start = b->len;
+	uint64_t	 t0 = time_mono_us(), nrows = 0;
+	int		 cached = 0, rc, ncols, i, ro;
+	int64_t		 changes;
+
+	if (hs->has_sql_id && (sql = sqlstore_get(ss, hs->sql_id, &len)) ==
+	    NULL) {
+		snprintf(e->msg, sizeof e->msg, "no SQL stored under id %d",
+		    hs->sql_id);
+		e->code = "SQL_NOT_FOUND";
+		return (-1);
+	}
+	if (is_begin_readonly(sql, len)) {
+		rc = sqlite3_exec(h->db, "BEGIN DEFERRED", NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			xerr_sqlite(e, h->db, rc);
+			return (-1);
+		}
+		internal_exec(h, "PRAGMA query_only=1");
+		h->ro_txn = 1;
+		buf_adds(b, "{\"cols\":[],\"rows\":[],\"affected_row_count\":0,"
+		    "\"last_insert_rowid\":null,\"rows_read\":0,"
+		    "\"rows_written\":0,\"query_duration_ms\":0}");
+		return (0);
+	}
+	if ((st = stmt_get(h, sql, len, &cached, e)) == NULL)
+		return (-1);
+	if (bind_args(st, hs, e) != 0) {
+		stmt_put(st, cached);
+		return (-1);
+	}
+	ro = sqlite3_stmt_readonly(st);
+	ncols = sqlite3_column_count(st);
+	buf_add(b, "{", 1);
+	put_cols(b, st);
+	buf_adds(b, ",\"rows\":[");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		nrows++;
+		if (!hs->want_rows)
+			continue;
+		if (nrows > 1)
+			buf_add(b, ",", 1);
+		buf_add(b, "[", 1);
+		for (i = 0; i < ncols; i++) {
+			if (i > 0)
+				buf_add(b, ",", 1);
+			put_col_value(b, st, i);
+		}
+		buf_add(b, "]", 1);
+		if (b->len - start > cfg.max_response) {
+			stmt_put(st, cached);
+			b->len = start;
+			snprintf(e->msg, sizeof e->msg, "the result is larger "
+			    "than the response limit of %zu bytes",
+			    cfg.max_response);
+			e->code = "RESPONSE_TOO_LARGE";
+			ro_txn_check(h);
+			return (-1);
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		xerr_sqlite(e, h->db, rc);
+		stmt_put(st, cached);
+		b->len = start;
+		ro_txn_check(h);
+		return (-1);
+	}
+	changes = ro ? 0 : sqlite3_changes64(h->db);
+	buf_addf(b, "],\"affected_row_count\":%lld,\"last_insert_rowid\":",
+	    (long long)changes);
+	if (!ro && changes > 0)
+		hrana_put_int_str(b, sqlite3_last_insert_rowid(h->db));
+	else
+		buf_adds(b, "null");
+	buf_addf(b, ",\"rows_read\":%llu,\"rows_written\":%lld,"
+	    "\"query_duration_ms\":%.3f}", (unsigned long long)nrows,
+	    (long long)changes, (double)(time_mono_us() - t0) / 1000.0);
+	stmt_put(st, cached);
+	ro_txn_check(h);
+	return (0);
+}
+
+/* sequence: run every statement of sql in order; stop at the first error. */
+static int
+exec_sequence(struct handle *h, const char *sql, size_t len, struct xerr *e)
+{
+	const char	*p = sql, *end = sql + len, *tail;
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	while ((p = skip_blank(p, end)) < end) {
+		rc = sqlite3_prepare_v2(h->db, p, (int)(end - p), &st, &tail);
+		if (rc != SQLITE_OK) {
+			xerr_sqlite(e, h->db, rc);
+			return (-1);
+		}
+		if (st == NULL)
+			break;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			;
+		sqlite3_finalize(st);
+		ro_txn_check(h);
+		if (rc != SQLITE_DONE) {
+			xerr_sqlite(e, h->db, rc);
+			return (-1);
+		}
+		p = tail;
+	}
+	return (0);
+}
+
+static int
+exec_describe(struct handle *h, const char *sql, size_t len, struct buf *b,
+    struct xerr *e)
+{
+	sqlite3_stmt	*st;
+	const char	*tail;
+	int		 rc, i, n;
+
+	rc = sqlite3_prepare_v2(h->db, sql, (int)len, &st, &tail);
+	if (rc != SQLITE_OK) {
+		xerr_sqlite(e, h->db, rc);
+		return (-1);
+	}
+	if (st == NULL) {
+		snprintf(e->msg, sizeof e->msg, "SQL string does not contain "
+		    "any statement");
+		e->code = "SQL_NO_STATEMENT";
+		return (-1);
+	}
+	buf_adds(b, "{\"params\":[");
+	n = sqlite3_bind_parameter_count(st);
+	for (i = 1; i <= n; i++) {
+		const char *name = sqlite3_bind_parameter_name(st, i);
+		if (i > 1)
+			buf_add(b, ",", 1);
+		buf_adds(b, "{\"name\":");
+		if (name != NULL)
+			hrana_put_str(b, name, strlen(name));
+		else
+			buf_adds(b, "null");
+		buf_add(b, "}", 1);
+	}
+	buf_adds(b, "],");
+	put_cols(b, st);
+	buf_addf(b, ",\"is_explain\":%s,\"is_readonly\":%s}",
+	    sqlite3_stmt_isexplain(st) ? "true" : "false",
+	    sqlite3_stmt_readonly(st) ? "true" : "false");
+	sqlite3_finalize(st);
+	return (0);
+}
+
+enum { OUT_SKIPPED, OUT_OK, OUT_ERROR };
+
+static int
+cond_eval(struct handle *h, const struct hrana_cond *c,
+    const unsigned char *out)
+{
+	size_t	i;
+
+	switch (c->type) {
+	case HC_OK:
+		return (out[c->step] == OUT_OK);
+	case HC_ERROR:
+		return (out[c->step] == OUT_ERROR);
+	case HC_NOT:
+		return (!cond_eval(h, &c->kids[0], out));
+	case HC_AND:
+		for (i = 0; i < c->nkids; i++)
+			if (!cond_eval(h, &c->kids[i], out))
+				return (0);
+		return (1);
+	case HC_OR:
+		for (i = 0; i < c->nkids; i++)
+			if (cond_eval(h, &c->kids[i], out))
+				return (1);
+		return (0);
+	case HC_AUTOCOMMIT:
+		return (sqlite3_get_autocommit(h->db) != 0);
+	}
+	return (0);
+}
+
+static void
+exec_batch(struct handle *h, const struct hrana_req *r, struct sqlstore *ss,
+    struct buf *b)
+{
+	struct buf	 errs;
+	struct xerr	 e;
+	unsigned char	*out;
+	size_t		 i;
+
+	out = xcalloc(r->nsteps ? r->nsteps : 1, 1);
+	buf_init(&errs, 64);
+	buf_adds(b, "{\"step_results\":[");
+	buf_add(&errs, "[", 1);
+	for (i = 0; i < r->nsteps; i++) {
+		if (i > 0) {
+			buf_add(b, ",", 1);
+			buf_add(&errs, ",", 1);
+		}
+		if (r->steps[i].cond != NULL &&
+		    !cond_eval(h, r->steps[i].cond, out)) {
+			out[i] = OUT_SKIPPED;
+			buf_adds(b, "null");
+			buf_adds(&errs, "null");
+			continue;
+		}
+		if (exec_stmt(h, &r->steps[i].stmt, ss, b, &e) == 0) {
+			out[i] = OUT_OK;
+			buf_adds(&errs, "null");
+		} else {
+			out[i] = OUT_ERROR;
+			buf_adds(b, "null");
+			hrana_put_error(&errs, e.msg, e.code);
+		}
+	}
+	buf_adds(b, "],\"step_errors\":");
+	buf_add(b, errs.p, errs.len);
+	buf_adds(b, "]}");
+	buf_free(&errs);
+	free(out);
+}
+
+static void
+put_ok_head(struct buf *b, const char *type)
+{
+	buf_adds(b, "{\"type\":\"ok\",\"response\":{\"type\":\"");
+	buf_adds(b, type);
+	buf_add(b, "\"", 1);
+}
+
+static void
+put_err(struct buf *b, const char *msg, const char *code)
+{
+	buf_adds(b, "{\"type\":\"error\",\"error\":");
+	hrana_put_error(b, msg, code);
+	buf_add(b, "}", 1);
+}
+
+/*
+ * Run every request of p in order on h, writing the comma-separated result
+ * objects into out.  *closed: the pipeline closed its stream (any open
+ * transaction was rolled back).  *in_txn: the connection is left inside a
+ * transaction.
+ */
+void
+exec_pipeline(struct handle *h, struct hrana_pipeline *p, struct sqlstore *ss,
+    struct buf *out, int *closed, int *in_txn)
+{
+	struct hrana_req	*r;
+	struct xerr		 e;
+	const char		*sql;
+	size_t			 i, len, mark;
+	int			 rc;
+
+	*closed = 0;
+	for (i = 0; i < p->nreqs; i++) {
+		r = &p->reqs[i];
+		if (i > 0)
+			buf_add(out, ",", 1);
+		if (*closed) {
+			put_err(out, "the stream was closed by an earlier "
+			    "request", "STREAM_CLOSED");
+			continue;
+		}
+		switch (r->type) {
+		case HR_EXECUTE:
+			mark = out->len;
+			put_ok_head(out, "execute");
+			buf_adds(out, ",\"result\":");
+			if (exec_stmt(h, &r->stmt, ss, out, &e) == 0)
+				buf_adds(out, "}}");
+			else {
+				out->len = mark;
+				put_err(out, e.msg, e.code);
+			}
+			break;
+		case HR_BATCH:
+			put_ok_head(out, "batch");
+			buf_adds(out, ",\"result\":");
+			exec_batch(h, r, ss, out);
+			buf_adds(out, "}}");
+			break;
+		case HR_SEQUENCE:
+		case HR_DESCRIBE:
+			sql = r->sql;
+			len = r->sql_len;
+			if (r->has_sql_id &&
+			    (sql = sqlstore_get(ss, r->sql_id, &len)) == NULL) {
+				snprintf(e.msg, sizeof e.msg, "no SQL stored "
+				    "under id %d", r->sql_id);
+				put_err(out, e.msg, "SQL_NOT_FOUND");
+				break;
+			}
+			mark = out->len;
+			if (r->type == HR_SEQUENCE) {
+				if (exec_sequence(h, sql, len, &e) == 0) {
+					put_ok_head(out, "sequence");
+					buf_adds(out, "}}");
+				} else
+					put_err(out, e.msg, e.code);
+			} else {
+				put_ok_head(out, "describe");
+				buf_adds(out, ",\"result\":");
+				if (exec_describe(h, sql, len, out, &e) == 0)
+					buf_adds(out, "}}");
+				else {
+					out->len = mark;
+					put_err(out, e.msg, e.code);
+				}
+			}
+			break;
+		case HR_STORE_SQL:
+			rc = sqlstore_put(ss, r->sql_id, r->sql, r->sql_len);
+			if (rc == 0) {
+				put_ok_head(out, "store_sql");
+				buf_adds(out, "}}");
+			} else if (rc == -1)
+				put_err(out, "an SQL text is already stored "
+				    "under this id", "SQL_STORE_DUPLICATE");
+			else if (rc == -2)
+				put_err(out, "too many stored SQL texts on this "
+				    "stream", "SQL_STORE_TOO_MANY");
+			else
+				put_err(out, "the stored SQL text is too long",
+				    "SQL_STORE_TOO_LARGE");
+			break;
+		case HR_CLOSE_SQL:
+			sqlstore_del(ss, r->sql_id);
+			put_ok_head(out, "close_sql");
+			buf_adds(out, "}}");
+			break;
+		case HR_CLOSE:
+			if (!sqlite3_get_autocommit(h->db))
+				sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+			ro_txn_check(h);
+			*closed = 1;
+			put_ok_head(out, "close");
+			buf_adds(out, "}}");
+			break;
+		case HR_GET_AUTOCOMMIT:
+			put_ok_head(out, "get_autocommit");
+			buf_addf(out, ",\"is_autocommit\":%s}}",
+			    sqlite3_get_autocommit(h->db) ? "true" : "false");
+			break;
+		}
+	}
+	*in_txn = !sqlite3_get_autocommit(h->db);
+}
+
+/* Roll back whatever transaction is open (stream expiry). */
+void
+exec_rollback(struct handle *h)
+{
+	if (h->db != NULL && !sqlite3_get_autocommit(h->db))
+		sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+	if (h->db != NULL)
+		ro_txn_check(h);
+}
+
+/*
+ * Create a new tenant database at path in WAL mode and apply set (may be
+ * NULL) up to its latest version.  Trusted path: no authorizer.  Returns 0
+ * with *version, or -1 with err.  The caller removes the file on failure.
+ */
+int
+exec_create_db(const char *path, const struct migrate_set *set, int *version,
+    char *err, size_t errlen)
+{
+	struct migrate_error	 merr;
+	sqlite3			*db = NULL;
+	char			*msg = NULL;
+	int			 rc, reached = 0;
+
+	*version = 0;
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXCLUSIVE,
+	    NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "cannot create %s: %s", path,
+		    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	rc = sqlite3_exec(db, cfg.synchronous_full ?
+	    "PRAGMA journal_mode=WAL;PRAGMA synchronous=FULL" :
+	    "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
+	    NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "cannot set up %s: %s", path,
+		    msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		goto fail;
+	}
+	if (set != NULL && migrate_set_latest(set) > 0) {
+		rc = migrate_apply(db, set, migrate_set_latest(set), 0, &reached,
+		    &merr);
+		if (rc != MIGRATE_OK) {
+			snprintf(err, errlen, "schema %s: %s",
+			    migrate_set_name(set), merr.message);
+			goto fail;
+		}
+	}
+	if ((rc = sqlite3_close(db)) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot close %s: %s", path,
+		    sqlite3_errstr(rc));
+		db = NULL;
+		return (-1);
+	}
+	*version = reached;
+	return (0);
+
+fail:
+	if (db != NULL)
+		sqlite3_close(db);
+	return (-1);
+}

@@ -1,0 +1,800 @@
+/*
+ * http.c: a small HTTP/1.1 server on libevent bufferevents.
+ *
+ * Why not evhttp: its own error answers (413, 400, timeouts) are HTML, and
+ * every error tenantd sends must be JSON {"message","code"}.  This file
+ * parses requests with hard limits (header bytes, header count, body
+ * size), answers every protocol error in JSON, handles keep-alive and
+ * pipelining (one request at a time per connection), Expect: 100-continue,
+ * idle and slow-client timeouts, and backs off accepting when out of file
+ * descriptors.
+ *
+ * Lifetime: a connection reads one request, stops reading, and hands the
+ * request to the handler.  The request (and so the connection) stays valid
+ * until the handler calls http_reply*(), exactly once; only then is the
+ * next request read.  Loop thread only.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+
+#include "tenantd.h"
+
+#define HTTP_HEAD_MAX		(16 * 1024)
+
+enum { C_HEAD, C_BODY, C_BUSY, C_CLOSING };
+
+struct http_conn {
+	struct bufferevent	*bev;
+	int			 state;
+	int			 tcp;
+	int			 keepalive;
+	struct http_req		*req;
+	char			*head;		/* header bytes, parsed in place */
+	size_t			 need;
+	uint64_t		 head_start;
+};
+
+struct http_listener {
+	struct evconnlistener	*lev;
+	int			 tcp;
+	char			*unix_path;
+	struct event		*resume;
+};
+
+static struct http_listener	 listeners[8];
+static int			 nlisteners;
+static http_handler		 handler;
+static struct event_base	*http_base;
+static size_t			 nconns;
+static size_t			 ninflight;
+static uint64_t			 next_reqid;
+
+static void	conn_process(struct http_conn *);
+static void	conn_free(struct http_conn *);
+
+static const char *
+http_reason(int status)
+{
+	switch (status) {
+	case 100: return ("Continue");
+	case 200: return ("OK");
+	case 201: return ("Created");
+	case 204: return ("No Content");
+	case 400: return ("Bad Request");
+	case 401: return ("Unauthorized");
+	case 403: return ("Forbidden");
+	case 404: return ("Not Found");
+	case 405: return ("Method Not Allowed");
+	case 408: return ("Request Timeout");
+	case 409: return ("Conflict");
+	case 411: return ("Length Required");
+	case 413: return ("Payload Too Large");
+	case 414: return ("URI Too Long");
+	case 415: return ("Unsupported Media Type");
+	case 429: return ("Too Many Requests");
+	case 431: return ("Request Header Fields Too Large");
+	case 500: return ("Internal Server Error");
+	case 501: return ("Not Implemented");
+	case 503: return ("Service Unavailable");
+	case 507: return ("Insufficient Storage");
+	}
+	return ("Unknown");
+}
+
+size_t
+http_conn_count(void)
+{
+	return (nconns);
+}
+
+size_t
+http_inflight(void)
+{
+	return (ninflight);
+}
+
+/*
+ * Percent-decode n bytes of s into out (size bytes).  Returns 0 with *outlen,
+ * or -1 on a malformed escape or overflow.  '+' is left alone.
+ */
+int
+http_pct_decode(const char *s, size_t n, char *out, size_t size,
+    size_t *outlen)
+{
+	size_t	i, o = 0;
+	int	hi, lo;
+
+	for (i = 0; i < n; i++) {
+		if (o >= size)
+			return (-1);
+		if (s[i] != '%') {
+			out[o++] = s[i];
+			continue;
+		}
+		if (i + 2 >= n)
+			return (-1);
+		hi = s[i + 1];
+		lo = s[i + 2];
+		hi = hi >= '0' && hi <= '9' ? hi - '0' : (hi | 32) >= 'a' &&
+		    (hi | 32) <= 'f' ? (hi | 32) - 'a' + 10 : -1;
+		lo = lo >= '0' && lo <= '9' ? lo - '0' : (lo | 32) >= 'a' &&
+		    (lo | 32) <= 'f' ? (lo | 32) - 'a' + 10 : -1;
+		if (hi < 0 || lo < 0)
+			return (-1);
+		out[o++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	*outlen = o;
+	return (0);
+}
+
+const char *
+http_header(struct http_req *req, const char *name)
+{
+	int	i;
+
+	for (i = 0; i < req->nheaders; i++)
+		if (strcasecmp(req->headers[i].name, name) == 0)
+			return (req->headers[i].value);
+	return (NULL);
+}
+
+static void
+req_free(struct http_req *req)
+{
+	free(req->body);
+	free(req);
+}
+
+/* Write a complete response; ctype NULL means no body type. */
+static void
+conn_send(struct http_conn *c, int status, const char *ctype,
+    const void *body, size_t len, void (*cleanup)(const void *, size_t,
+    void *), void *cleanup_arg)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\n%s\r\n", status, http_reason(status),
+	    ctype ? ctype : "application/json", len,
+	    c->keepalive ? "" : "Connection: close\r\n");
+	if (cleanup != NULL && len > 0)
+		evbuffer_add_reference(out, body, len, cleanup, cleanup_arg);
+	else {
+		if (len > 0)
+			evbuffer_add(out, body, len);
+		if (cleanup != NULL)
+			cleanup(body, len, cleanup_arg);
+	}
+}
+
+/* A protocol error before a request reached the handler: answer, close. */
+static void
+conn_fail(struct http_conn *c, int status, const char *code, const char *msg)
+{
+	struct buf	b;
+
+	buf_init(&b, 128);
+	hrana_put_error(&b, msg, code);
+	c->keepalive = 0;
+	conn_send(c, status, NULL, b.p, b.len, NULL, NULL);
+	buf_free(&b);
+	metrics_request(ROUTE_OTHER, status, 0);
+	free(c->head);
+	c->head = NULL;
+	if (c->req != NULL) {
+		req_free(c->req);
+		c->req = NULL;
+	}
+	c->state = C_CLOSING;
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_enable(c->bev, EV_WRITE);
+}
+
+static void
+reply_done(struct http_req *req, int status)
+{
+	struct http_conn	*c = req->conn;
+
+	metrics_request(req->route, status, time_mono_us() - req->t_start);
+	req_free(req);
+	c->req = NULL;
+	free(c->head);
+	c->head = NULL;
+	ninflight--;
+	if (!c->keepalive) {
+		c->state = C_CLOSING;
+		return;
+	}
+	c->state = C_HEAD;
+	c->head_start = time_mono_us();
+	bufferevent_enable(c->bev, EV_READ);
+	/* A pipelined request may already be buffered: parse it from a
+	 * fresh callback, not recursively from inside the handler. */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
+		    BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/*
+ * Answer req with status and body (copied).  Exactly once per request;
+ * req is freed.
+ */
+void
+http_reply(struct http_req *req, int status, const char *ctype,
+    const void *body, size_t len)
+{
+	if (req->replied)
+		fatalx("http_reply: request %llu answered twice",
+		    (unsigned long long)req->id);
+	req->replied = 1;
+	conn_send(req->conn, status, ctype, body, len, NULL, NULL);
+	reply_done(req, status);
+}
+
+static void
+buf_cleanup(const void *data, size_t len, void *arg)
+{
+	free((void *)data);
+}
+
+/* Like http_reply, but steals b's memory (no copy). */
+void
+http_reply_buf(struct http_req *req, int status, const char *ctype,
+    struct buf *b)
+{
+	if (req->replied)
+		fatalx("http_reply_buf: request answered twice");
+	req->replied = 1;
+	conn_send(req->conn, status, ctype, b->p, b->len, buf_cleanup, NULL);
+	b->p = NULL;
+	b->len = b->cap = 0;
+	reply_done(req, status);
+}
+
+/* Steals obj. */
+void
+http_reply_json(struct http_req *req, int status, json_t *obj)
+{
+	char	*s = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
+
+	json_decref(obj);
+	if (s == NULL)
+		fatalx("http_reply_json: json_dumps failed");
+	http_reply(req, status, "application/json", s, strlen(s));
+	free(s);
+}
+
+void
+http_reply_error(struct http_req *req, int status, const char *code,
+    const char *fmt, ...)
+{
+	struct buf	b;
+	char		msg[1024];
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	buf_init(&b, 128);
+	hrana_put_error(&b, msg, code);
+	http_reply_buf(req, status, "application/json", &b);
+}
+
+static int
+tchar(unsigned char ch)
+{
+	return ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9') || strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/*
+ * Parse the header block (NUL-terminated, CRLF lines, final blank line
+ * already stripped) into req.  Returns 0, or an HTTP status with *msg.
+ */
+static int
+parse_head(struct http_conn *c, char *head, struct http_req *req,
+    const char **msg)
+{
+	char		*line, *next, *sp1, *sp2, *colon, *v, *end;
+	const char	*cl, *te, *conn;
+	unsigned long long n;
+	int		 minor;
+
+	if ((next = strstr(head, "\r\n")) != NULL) {
+		*next = '\0';
+		next += 2;
+	}
+	line = head;
+	if ((sp1 = strchr(line, ' ')) == NULL ||
+	    (sp2 = strchr(sp1 + 1, ' ')) == NULL) {
+		*msg = "malformed request line";
+		return (400);
+	}
+	*sp1 = *sp2 = '\0';
+	req->method = line;
+	if (*req->method == '\0' || strlen(req->method) > 16) {
+		*msg = "malformed request method";
+		return (400);
+	}
+	for (v = req->method; *v; v++)
+		if (!tchar((unsigned char)*v)) {
+			*msg = "malformed request method";
+			return (400);
+		}
+	if (strcmp(sp2 + 1, "HTTP/1.1") == 0)
+		minor = 1;
+	else if (strcmp(sp2 + 1, "HTTP/1.0") == 0)
+		minor = 0;
+	else {
+		*msg = "only HTTP/1.0 and HTTP/1.1 are served";
+		return (400);
+	}
+	req->path = sp1 + 1;
+	if (strncasecmp(req->path, "http://", 7) == 0 ||
+	    strncasecmp(req->path, "https://", 8) == 0) {
+		char *p = strstr(req->path, "://") + 3;
+		req->path = strchr(p, '/');
+		if (req->path == NULL) {
+			*msg = "malformed request target";
+			return (400);
+		}
+	}
+	if (req->path[0] != '/') {
+		*msg = "malformed request target";
+		return (400);
+	}
+	for (v = req->path; *v; v++)
+		if ((unsigned char)*v <= 0x20 || (unsigned char)*v >= 0x7f) {
+			*msg = "malformed request target";
+			return (400);
+		}
+	if ((v = strchr(req->path, '?')) != NULL) {
+		*v = '\0';
+		req->query = v + 1;
+	}
+	while (next != NULL && *next != '\0') {
+		line = next;
+		if ((next = strstr(line, "\r\n")) != NULL) {
+			*next = '\0';
+			next += 2;
+		}
+		if (*line == ' ' || *line == '\t') {
+			*msg = "folded header lines are not accepted";
+			return (400);
+		}
+		if ((colon = strchr(line, ':')) == NULL || colon == line) {
+			*msg = "malformed header line";
+			return (400);
+		}
+		*colon = '\0';
+		for (v = line; *v; v++)
+			if (!tchar((unsigned char)*v)) {
+				*msg = "malformed header name";
+				return (400);
+			}
+		v = colon + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		end = v + strlen(v);
+		while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (req->nheaders == HTTP_MAX_HEADERS) {
+			*msg = "too many header fields";
+			return (431);
+		}
+		req->headers[req->nheaders].name = line;
+		req->headers[req->nheaders].value = v;
+		req->nheaders++;
+	}
+	if ((te = http_header(req, "Transfer-Encoding")) != NULL) {
+		*msg = "chunked request bodies are not supported; send "
+		    "Content-Length";
+		return (501);
+	}
+	c->need = 0;
+	if ((cl = http_header(req, "Content-Length")) != NULL) {
+		int i, count = 0;
+		for (i = 0; i < req->nheaders; i++)
+			if (strcasecmp(req->headers[i].name,
+			    "Content-Length") == 0)
+				count++;
+		if (count > 1 || *cl == '\0' || strlen(cl) > 19 ||
+		    strspn(cl, "0123456789") != strlen(cl)) {
+			*msg = "malformed Content-Length";
+			return (400);
+		}
+		n = strtoull(cl, NULL, 10);
+		if (n > cfg.max_body) {
+			*msg = "request body is larger than the limit "
+			    "(--max-body)";
+			return (413);
+		}
+		c->need = (size_t)n;
+	}
+	conn = http_header(req, "Connection");
+	if (minor == 0)
+		c->keepalive = conn != NULL && strcasecmp(conn, "keep-alive") == 0;
+	else
+		c->keepalive = conn == NULL || strcasecmp(conn, "close") != 0;
+	if (server_shutting_down())
+		c->keepalive = 0;
+	return (0);
+}
+
+static void
+conn_process(struct http_conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct evbuffer_ptr	 p;
+	struct http_req		*req;
+	const char		*msg = NULL;
+	size_t			 headlen;
+	int			 status;
+	const char		*expect;
+
+	if (c->state == C_HEAD) {
+		p = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+		if (p.pos == -1) {
+			if (evbuffer_get_length(in) > HTTP_HEAD_MAX)
+				conn_fail(c, 431, "HEADERS_TOO_LARGE", "request "
+				    "header block is too large");
+			else if (evbuffer_get_length(in) > 0 &&
+			    time_mono_us() - c->head_start >
+			    (uint64_t)cfg.http_timeout_s * 1000000)
+				conn_fail(c, 408, "REQUEST_TIMEOUT", "request "
+				    "headers took too long");
+			return;
+		}
+		headlen = (size_t)p.pos + 4;
+		if (headlen > HTTP_HEAD_MAX) {
+			conn_fail(c, 431, "HEADERS_TOO_LARGE", "request header "
+			    "block is too large");
+			return;
+		}
+		c->head = xmalloc(headlen + 1);
+		evbuffer_remove(in, c->head, headlen);
+		c->head[headlen - 4] = '\0';
+		req = xcalloc(1, sizeof *req);
+		req->conn = c;
+		req->id = ++next_reqid;
+		req->tcp = c->tcp;
+		req->t_start = time_mono_us();
+		c->req = req;
+		if ((status = parse_head(c, c->head, req, &msg)) != 0) {
+			conn_fail(c, status, status == 413 ? "BODY_TOO_LARGE" :
+			    status == 431 ? "HEADERS_TOO_LARGE" : status == 501 ?
+			    "NOT_IMPLEMENTED" : "BAD_REQUEST", msg);
+			return;
+		}
+		expect = http_header(req, "Expect");
+		if (expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
+		    c->need > 0 && evbuffer_get_length(in) < c->need)
+			evbuffer_add_printf(bufferevent_get_output(c->bev),
+			    "HTTP/1.1 100 Continue\r\n\r\n");
+		c->state = C_BODY;
+	}
+	if (c->state == C_BODY) {
+		if (evbuffer_get_length(in) < c->need)
+			return;
+		req = c->req;
+		req->body = xmalloc(c->need + 1);
+		evbuffer_remove(in, req->body, c->need);
+		req->body[c->need] = '\0';
+		req->body_len = c->need;
+		c->state = C_BUSY;
+		bufferevent_disable(c->bev, EV_READ);
+		ninflight++;
+		handler(req);
+	}
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	conn_process(arg);
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct http_conn	*c = arg;
+
+	if (c->state == C_CLOSING &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_free(c);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct http_conn	*c = arg;
+
+	if (c->state == C_BUSY) {
+		/* Cannot happen while reading is off, but never free a
+		 * connection whose request the handler still holds. */
+		bufferevent_disable(bev, EV_READ | EV_WRITE);
+		c->keepalive = 0;
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && c->state == C_BODY) {
+		conn_fail(c, 408, "REQUEST_TIMEOUT", "request body took too "
+		    "long");
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && c->state == C_HEAD &&
+	    evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
+		conn_fail(c, 408, "REQUEST_TIMEOUT", "request headers took too "
+		    "long");
+		return;
+	}
+	conn_free(c);
+}
+
+static void
+conn_free(struct http_conn *c)
+{
+	if (c->req != NULL)
+		req_free(c->req);
+	free(c->head);
+	bufferevent_free(c->bev);
+	nconns--;
+	free(c);
+}
+
+static void
+accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct http_listener	*l = arg;
+	struct http_conn	*c;
+	struct timeval		 tv = { cfg.http_timeout_s, 0 };
+	int			 one = 1;
+
+	if (nconns >= (size_t)cfg.max_conns || server_shutting_down()) {
+		close(fd);
+		return;
+	}
+	if (l->tcp)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	c = xcalloc(1, sizeof *c);
+	c->tcp = l->tcp;
+	c->state = C_HEAD;
+	c->head_start = time_mono_us();
+	c->bev = bufferevent_socket_new(http_base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		close(fd);
+		free(c);
+		return;
+	}
+	nconns++;
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
+	    c);
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+static void
+accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_listener	*l = arg;
+
+	if (l->lev != NULL)
+		evconnlistener_enable(l->lev);
+}
+
+/* Out of descriptors: stop accepting for a second instead of spinning. */
+static void
+accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct http_listener	*l = arg;
+	struct timeval		 tv = { 1, 0 };
+	int			 err = EVUTIL_SOCKET_ERROR();
+
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		log_warnx("accept: %s; pausing new connections for 1 s",
+		    strerror(err));
+		evconnlistener_disable(lev);
+		evtimer_add(l->resume, &tv);
+		return;
+	}
+	log_warnx("accept: %s", strerror(err));
+}
+
+static int
+listener_add(int fd, int tcp, const char *unix_path)
+{
+	struct http_listener	*l;
+
+	if (nlisteners == (int)(sizeof listeners / sizeof listeners[0]))
+		return (-1);
+	l = &listeners[nlisteners];
+	l->tcp = tcp;
+	l->lev = evconnlistener_new(http_base, accept_cb, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (l->lev == NULL)
+		return (-1);
+	l->resume = evtimer_new(http_base, accept_resume_cb, l);
+	evconnlistener_set_error_cb(l->lev, accept_error_cb);
+	l->unix_path = unix_path ? xstrdup(unix_path) : NULL;
+	nlisteners++;
+	return (0);
+}
+
+/*
+ * Listen on a unix socket at path (mode 0660, optional group).  Refuses to
+ * start if another daemon answers there.  Returns 0 or -1 (logged).
+ */
+int
+http_listen_unix(struct event_base *base, const char *path,
+    const char *group, http_handler h)
+{
+	struct sockaddr_un	 sun;
+	struct group		*gr;
+	mode_t			 old;
+	int			 fd;
+
+	http_base = base;
+	handler = h;
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun.sun_path) {
+		log_warnx("socket path %s is too long", path);
+		return (-1);
+	}
+	strlcpy_x(sun.sun_path, path, sizeof sun.sun_path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		log_warn("socket");
+		return (-1);
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0) {
+		log_warnx("socket %s: another tenantd is answering there",
+		    path);
+		close(fd);
+		return (-1);
+	}
+	close(fd);
+	if (unlink(path) == -1 && errno != ENOENT) {
+		log_warn("unlink %s", path);
+		return (-1);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		log_warn("socket");
+		return (-1);
+	}
+	old = umask(0117);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		umask(old);
+		log_warn("bind %s", path);
+		close(fd);
+		return (-1);
+	}
+	umask(old);
+	if (chmod(path, 0660) == -1)
+		log_warn("chmod %s", path);
+	if (group != NULL) {
+		if ((gr = getgrnam(group)) == NULL ||
+		    chown(path, (uid_t)-1, gr->gr_gid) == -1)
+			log_warn("socket %s: cannot set group %s", path, group);
+	}
+	if (listen(fd, 1024) == -1 || listener_add(fd, 0, path) == -1) {
+		log_warn("listen %s", path);
+		close(fd);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Listen on TCP at "host:port" ("[v6]:port" for IPv6; port 0 picks a free
+ * one).  The bound address goes into bound.  Returns 0 or -1 (logged).
+ */
+int
+http_listen_tcp(struct event_base *base, const char *addr, http_handler h,
+    char *bound, size_t boundlen)
+{
+	struct addrinfo		 hints, *res = NULL;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof ss;
+	char			 host[256], port[16], hbuf[NI_MAXHOST];
+	char			 sbuf[NI_MAXSERV];
+	const char		*colon;
+	int			 fd = -1, one = 1, rc;
+
+	http_base = base;
+	handler = h;
+	if ((colon = strrchr(addr, ':')) == NULL ||
+	    (size_t)(colon - addr) >= sizeof host || strlen(colon + 1) == 0 ||
+	    strlen(colon + 1) >= sizeof port) {
+		log_warnx("listen address %s: expected HOST:PORT", addr);
+		return (-1);
+	}
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	strlcpy_x(port, colon + 1, sizeof port);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	if ((rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res)) != 0) {
+		log_warnx("listen address %s: %s", addr, gai_strerror(rc));
+		return (-1);
+	}
+	fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, res->ai_protocol);
+	if (fd == -1) {
+		log_warn("socket");
+		goto fail;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1) {
+		log_warn("bind %s", addr);
+		goto fail;
+	}
+	if (listen(fd, 1024) == -1) {
+		log_warn("listen %s", addr);
+		goto fail;
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0 &&
+	    getnameinfo((struct sockaddr *)&ss, sslen, hbuf, sizeof hbuf, sbuf,
+	    sizeof sbuf, NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+		snprintf(bound, boundlen, ss.ss_family == AF_INET6 ?
+		    "[%s]:%s" : "%s:%s", hbuf, sbuf);
+	else
+		strlcpy_x(bound, addr, boundlen);
+	if (listener_add(fd, 1, NULL) == -1) {
+		log_warnx("listen %s: cannot watch the socket", addr);
+		goto fail;
+	}
+	freeaddrinfo(res);
+	return (0);
+
+fail:
+	if (fd != -1)
+		close(fd);
+	freeaddrinfo(res);
+	return (-1);
+}
+
+/* Close every listener (shutdown) and remove the unix socket. */
+void
+http_stop_listening(void)
+{
+	int	i;
+
+	for (i = 0; i < nlisteners; i++) {
+		if (listeners[i].lev != NULL)
+			evconnlistener_free(listeners[i].lev);
+		listeners[i].lev = NULL;
+		if (listeners[i].resume != NULL)
+			event_free(listeners[i].resume);
+		listeners[i].resume = NULL;
+		if (listeners[i].unix_path != NULL) {
+			unlink(listeners[i].unix_path);
+			free(listeners[i].unix_path);
+			listeners[i].unix_path = NULL;
+		}
+	}
+	nlisteners = 0;
+}

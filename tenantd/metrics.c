@@ -1,0 +1,133 @@
+/*
+ * metrics.c: request counters and latency histograms, rendered in the
+ * Prometheus text format.  Labels are route templates, never raw paths,
+ * so the series count stays fixed.  Loop thread only (every request is
+ * answered on the loop), so plain counters suffice.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "tenantd.h"
+
+#define NBUCKETS	14
+#define NCODES		16
+
+static const double bucket_le[NBUCKETS] = { 0.0001, 0.00025, 0.0005, 0.001,
+    0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30 };
+
+struct route_stats {
+	struct {
+		int		code;
+		uint64_t	n;
+	}		codes[NCODES];
+	uint64_t	buckets[NBUCKETS];
+	uint64_t	count;
+	double		sum;
+};
+
+static struct route_stats	stats[ROUTE__MAX];
+
+const char *
+metrics_route_name(int r)
+{
+	static const char *names[ROUTE__MAX] = { "other", "health", "metrics",
+	    "status", "schemas", "tenants_create", "tenants_list",
+	    "tenants_get", "tenants_delete", "pipeline", "version" };
+
+	return (r >= 0 && r < ROUTE__MAX ? names[r] : "other");
+}
+
+/* Count one answered request: route, HTTP status, latency in us. */
+void
+metrics_request(int route, int code, uint64_t us)
+{
+	struct route_stats	*s;
+	double			 secs = (double)us / 1e6;
+	int			 i;
+
+	if (route < 0 || route >= ROUTE__MAX)
+		route = ROUTE_OTHER;
+	s = &stats[route];
+	for (i = 0; i < NCODES; i++) {
+		if (s->codes[i].code == code || s->codes[i].code == 0) {
+			s->codes[i].code = code;
+			s->codes[i].n++;
+			break;
+		}
+	}
+	for (i = 0; i < NBUCKETS; i++)
+		if (secs <= bucket_le[i])
+			s->buckets[i]++;
+	s->count++;
+	s->sum += secs;
+}
+
+void
+metrics_render(struct buf *b)
+{
+	int	r, i;
+
+	buf_addf(b, "# HELP tenantd_open_handles SQLite files open now.\n"
+	    "# TYPE tenantd_open_handles gauge\ntenantd_open_handles %ld\n",
+	    (long)cache_open_handles);
+	buf_addf(b, "# HELP tenantd_cached_handles Tenant handles in the "
+	    "cache (open or opening).\n# TYPE tenantd_cached_handles gauge\n"
+	    "tenantd_cached_handles %zu\n", cache_count());
+	buf_addf(b, "# HELP tenantd_max_open_handles The handle cap "
+	    "(--max-open).\n# TYPE tenantd_max_open_handles gauge\n"
+	    "tenantd_max_open_handles %d\n", cfg.max_open);
+	buf_addf(b, "# HELP tenantd_cache_hits_total Requests that found "
+	    "their tenant open.\n# TYPE tenantd_cache_hits_total counter\n"
+	    "tenantd_cache_hits_total %llu\n",
+	    (unsigned long long)cache_stats.hits);
+	buf_addf(b, "# HELP tenantd_cache_misses_total Requests that had to "
+	    "open their tenant.\n# TYPE tenantd_cache_misses_total counter\n"
+	    "tenantd_cache_misses_total %llu\n",
+	    (unsigned long long)cache_stats.misses);
+	buf_addf(b, "# HELP tenantd_cache_evictions_total Idle handles closed "
+	    "to make room.\n# TYPE tenantd_cache_evictions_total counter\n"
+	    "tenantd_cache_evictions_total %llu\n",
+	    (unsigned long long)cache_stats.evictions);
+	buf_addf(b, "# HELP tenantd_cache_wait_timeouts_total Requests "
+	    "refused because no handle freed up in time.\n"
+	    "# TYPE tenantd_cache_wait_timeouts_total counter\n"
+	    "tenantd_cache_wait_timeouts_total %llu\n",
+	    (unsigned long long)cache_stats.wait_timeouts);
+	buf_addf(b, "# HELP tenantd_tenants_total Tenants in the catalog.\n"
+	    "# TYPE tenantd_tenants_total gauge\ntenantd_tenants_total %zu\n",
+	    catalog_count(server_catalog));
+	buf_addf(b, "# HELP tenantd_streams Live Hrana streams.\n"
+	    "# TYPE tenantd_streams gauge\ntenantd_streams %zu\n",
+	    stream_count());
+	buf_addf(b, "# HELP tenantd_connections Open client connections.\n"
+	    "# TYPE tenantd_connections gauge\ntenantd_connections %zu\n",
+	    http_conn_count());
+	buf_adds(b, "# HELP tenantd_requests_total Requests by route and "
+	    "status.\n# TYPE tenantd_requests_total counter\n");
+	for (r = 0; r < ROUTE__MAX; r++)
+		for (i = 0; i < NCODES && stats[r].codes[i].code != 0; i++)
+			buf_addf(b, "tenantd_requests_total{route=\"%s\","
+			    "code=\"%d\"} %llu\n", metrics_route_name(r),
+			    stats[r].codes[i].code,
+			    (unsigned long long)stats[r].codes[i].n);
+	buf_adds(b, "# HELP tenantd_request_duration_seconds Request latency "
+	    "by route.\n# TYPE tenantd_request_duration_seconds histogram\n");
+	for (r = 0; r < ROUTE__MAX; r++) {
+		if (stats[r].count == 0)
+			continue;
+		for (i = 0; i < NBUCKETS; i++)
+			buf_addf(b, "tenantd_request_duration_seconds_bucket{"
+			    "route=\"%s\",le=\"%g\"} %llu\n",
+			    metrics_route_name(r), bucket_le[i],
+			    (unsigned long long)stats[r].buckets[i]);
+		buf_addf(b, "tenantd_request_duration_seconds_bucket{route="
+		    "\"%s\",le=\"+Inf\"} %llu\n", metrics_route_name(r),
+		    (unsigned long long)stats[r].count);
+		buf_addf(b, "tenantd_request_duration_seconds_sum{route=\"%s\"} "
+		    "%.6f\n", metrics_route_name(r), stats[r].sum);
+		buf_addf(b, "tenantd_request_duration_seconds_count{route=\"%s\"}"
+		    " %llu\n", metrics_route_name(r),
+		    (unsigned long long)stats[r].count);
+	}
+}

@@ -1,0 +1,343 @@
+/*
+ * server.c: request routing and the data plane (Hrana over HTTP).
+ *
+ * Every request arrives here on the loop.  Tenant ids are validated
+ * before anything else, on every route.  A pipeline is decoded and
+ * validated whole on the loop, then runs as one job on the tenant's
+ * handle; its done callback (loop) settles the stream, makes the next
+ * baton and answers.
+ *
+ * A job never points at a connection: it holds the http_req, which http.c
+ * keeps valid until the one reply (see http.c), and the stream it runs on
+ * is marked busy so nothing else touches it meanwhile.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "tenantd.h"
+
+struct catalog		*server_catalog;
+struct event_base	*server_base;
+uint64_t		 server_start_ms;
+static int		 shutting_down;
+
+int
+server_shutting_down(void)
+{
+	return (shutting_down);
+}
+
+void
+server_set_shutdown(void)
+{
+	shutting_down = 1;
+}
+
+struct pjob {
+	struct job		 job;
+	struct http_req		*req;
+	struct hrana_pipeline	 p;
+	struct stream		*s;
+	struct sqlstore		 tmp;	/* stored SQL of a new stream */
+	struct buf		 out;
+	int			 closed;
+	int			 in_txn;
+};
+
+static void
+pipeline_run(struct job *j)
+{
+	struct pjob	*pj = (struct pjob *)j;
+	struct handle	*h = j->h;
+
+	if (h->deleted) {
+		j->status = 404;
+		j->errcode = "TENANT_NOT_FOUND";
+		snprintf(j->errmsg, sizeof j->errmsg, "no such tenant");
+		return;
+	}
+	if (h->db == NULL && exec_open(h, j->errmsg, sizeof j->errmsg) != 0) {
+		log_warnx("tenant %s: %s", h->le.key, j->errmsg);
+		j->status = 500;
+		j->errcode = "TENANT_UNAVAILABLE";
+		return;
+	}
+	buf_init(&pj->out, 512);
+	exec_pipeline(h, &pj->p, pj->s ? &pj->s->sql : &pj->tmp, &pj->out,
+	    &pj->closed, &pj->in_txn);
+	j->status = 200;
+}
+
+static void
+pjob_free(struct pjob *pj)
+{
+	hrana_pipeline_free(&pj->p);
+	sqlstore_clear(&pj->tmp);
+	buf_free(&pj->out);
+	free(pj);
+}
+
+static void
+pipeline_done(struct job *j)
+{
+	struct pjob	*pj = (struct pjob *)j;
+	struct stream	*s = pj->s;
+	struct buf	 b;
+	char		 baton[64];
+	int		 have_baton = 0;
+
+	if (j->status != 200) {
+		if (s != NULL)
+			s->busy = 0;
+		http_reply_error(pj->req, j->status, j->errcode, "%s", j->errmsg);
+		pjob_free(pj);
+		return;
+	}
+	if (s == NULL && !pj->closed) {
+		s = stream_new(j->tid);
+		s->sql = pj->tmp;
+		pj->tmp.n = 0;
+		s->busy = 1;
+	}
+	if (s != NULL) {
+		stream_release(s, pj->closed, pj->in_txn, j->h);
+		if (!pj->closed) {
+			stream_baton(s, baton, sizeof baton);
+			have_baton = 1;
+		}
+	}
+	buf_init(&b, pj->out.len + 128);
+	buf_adds(&b, "{\"baton\":");
+	if (have_baton) {
+		buf_add(&b, "\"", 1);
+		buf_adds(&b, baton);
+		buf_add(&b, "\"", 1);
+	} else
+		buf_adds(&b, "null");
+	buf_adds(&b, ",\"base_url\":null,\"results\":[");
+	buf_add(&b, pj->out.p, pj->out.len);
+	buf_add(&b, "]}", 2);
+	http_reply_buf(pj->req, 200, "application/json", &b);
+	pjob_free(pj);
+}
+
+/* Answer a job that could not be queued, or was refused while waiting. */
+static void
+pipeline_refused(struct pjob *pj, const char *code, const char *msg)
+{
+	if (pj->s != NULL)
+		pj->s->busy = 0;
+	http_reply_error(pj->req, pj->job.status ? pj->job.status : 500, code,
+	    "%s", msg);
+	pjob_free(pj);
+}
+
+static void
+pipeline_start(struct http_req *req, const char *tid, size_t tidlen,
+    int version)
+{
+	struct pjob	*pj;
+	const char	*code, *msg;
+	char		 err[512];
+
+	req->route = ROUTE_PIPELINE;
+	if (strcasecmp(req->method, "POST") != 0) {
+		http_reply_error(req, 405, "METHOD_NOT_ALLOWED", "use POST for "
+		    "the pipeline");
+		return;
+	}
+	pj = xcalloc(1, sizeof *pj);
+	pj->req = req;
+	if (hrana_decode_pipeline(req->body, req->body_len, version, &pj->p,
+	    err, sizeof err) != 0) {
+		free(pj);
+		http_reply_error(req, 400, "HRANA_PROTO_ERROR", "%s", err);
+		return;
+	}
+	memcpy(pj->job.tid, tid, tidlen);
+	pj->job.tidlen = tidlen;
+	if (pj->p.baton != NULL) {
+		if (stream_lookup(pj->p.baton, pj->p.baton_len, pj->job.tid,
+		    &pj->s, &code, &msg) != 0) {
+			pjob_free(pj);
+			http_reply_error(req, 400, code, "%s", msg);
+			return;
+		}
+		pj->job.stream_id = pj->s->id;
+	}
+	pj->job.run = pipeline_run;
+	pj->job.done = pipeline_done;
+	if (cache_dispatch(&pj->job, &code, &msg) != 0)
+		pipeline_refused(pj, code, msg);
+}
+
+/* The tenant named by x-namespace, or by the Host header's first label. */
+static int
+tenant_from_headers(struct http_req *req, char *tid, size_t *len,
+    const char **why)
+{
+	const char	*ns, *host, *dot, *p;
+	size_t		 n;
+
+	if ((ns = http_header(req, "x-namespace")) != NULL) {
+		n = strlen(ns);
+		if ((*why = tid_error(ns, n)) != NULL)
+			return (-1);
+		memcpy(tid, ns, n);
+		*len = n;
+		return (0);
+	}
+	host = http_header(req, "Host");
+	if (host == NULL || *host == '[' || (dot = strchr(host, '.')) == NULL) {
+		*why = NULL;
+		return (-1);
+	}
+	/* An IPv4 address names no tenant. */
+	for (p = host; *p != '\0' && *p != ':'; p++)
+		if (!isdigit((unsigned char)*p) && *p != '.')
+			break;
+	if (*p == '\0' || *p == ':') {
+		*why = NULL;
+		return (-1);
+	}
+	n = (size_t)(dot - host);
+	if ((*why = tid_error(host, n)) != NULL)
+		return (-1);
+	memcpy(tid, host, n);
+	*len = n;
+	return (0);
+}
+
+/* rest: what follows the tenant part, e.g. "/v2/pipeline". */
+static void
+data_route(struct http_req *req, const char *tid, size_t tidlen,
+    const char *rest)
+{
+	static const char hello[] = "Hello, this is HTTP API v2 (Hrana over "
+	    "HTTP)\n";
+
+	if (strcmp(rest, "/v2/pipeline") == 0) {
+		pipeline_start(req, tid, tidlen, 2);
+		return;
+	}
+	if (strcmp(rest, "/v3/pipeline") == 0) {
+		pipeline_start(req, tid, tidlen, 3);
+		return;
+	}
+	if (strcmp(rest, "/v2") == 0 || strcmp(rest, "/v3") == 0 ||
+	    strcmp(rest, "/v2/") == 0 || strcmp(rest, "/v3/") == 0) {
+		req->route = ROUTE_VERSION;
+		if (strcasecmp(req->method, "GET") != 0 &&
+		    strcasecmp(req->method, "HEAD") != 0) {
+			http_reply_error(req, 405, "METHOD_NOT_ALLOWED",
+			    "use GET");
+			return;
+		}
+		http_reply(req, 200, "text/plain", hello, sizeof hello - 1);
+		return;
+	}
+	if (strcmp(rest, "/v3/cursor") == 0) {
+		http_reply_error(req, 501, "NOT_IMPLEMENTED", "the Hrana cursor "
+		    "endpoint is not served yet; use /v3/pipeline");
+		return;
+	}
+	http_reply_error(req, 404, "NOT_FOUND", "no such route");
+}
+
+static void
+serve_health(struct http_req *req)
+{
+	static const char ok[] = "{\"status\":\"ok\"}";
+	static const char bye[] = "{\"message\":\"tenantd is shutting down\","
+	    "\"code\":\"UNAVAILABLE\",\"status\":\"stopping\"}";
+
+	req->route = ROUTE_HEALTH;
+	if (shutting_down)
+		http_reply(req, 503, "application/json", bye, sizeof bye - 1);
+	else
+		http_reply(req, 200, "application/json", ok, sizeof ok - 1);
+}
+
+static void
+serve_metrics(struct http_req *req)
+{
+	struct buf	b;
+
+	req->route = ROUTE_METRICS;
+	buf_init(&b, 4096);
+	metrics_render(&b);
+	http_reply_buf(req, 200, "text/plain; version=0.0.4", &b);
+}
+
+/* The one entry point for every parsed request.  Loop. */
+void
+server_handle(struct http_req *req)
+{
+	const char	*path = req->path, *slash, *why;
+	char		 tid[TID_MAX * 3 + 1];
+	size_t		 tidlen;
+
+	if (strcmp(path, "/health") == 0) {
+		serve_health(req);
+		return;
+	}
+	if (shutting_down) {
+		http_reply_error(req, 503, "UNAVAILABLE", "tenantd is shutting "
+		    "down");
+		return;
+	}
+	if (strcmp(path, "/metrics") == 0) {
+		if (strcasecmp(req->method, "GET") != 0)
+			http_reply_error(req, 405, "METHOD_NOT_ALLOWED",
+			    "use GET");
+		else
+			serve_metrics(req);
+		return;
+	}
+	if (strncmp(path, "/v1/", 4) == 0 || strcmp(path, "/v1") == 0) {
+		admin_route(req, path, strlen(path));
+		return;
+	}
+	if (strncmp(path, "/t/", 3) == 0) {
+		path += 3;
+		slash = strchr(path, '/');
+		if (slash == NULL)
+			slash = path + strlen(path);
+		if (http_pct_decode(path, (size_t)(slash - path), tid,
+		    sizeof tid - 1, &tidlen) != 0) {
+			http_reply_error(req, 400, "INVALID_TENANT_ID", "tenant "
+			    "id is not correctly percent-encoded");
+			return;
+		}
+		if ((why = tid_error(tid, tidlen)) != NULL) {
+			http_reply_error(req, 400, "INVALID_TENANT_ID", "%s",
+			    why);
+			return;
+		}
+		data_route(req, tid, tidlen, slash);
+		return;
+	}
+	if (strncmp(path, "/v2", 3) == 0 || strncmp(path, "/v3", 3) == 0) {
+		if (tenant_from_headers(req, tid, &tidlen, &why) != 0) {
+			if (why != NULL)
+				http_reply_error(req, 400, "INVALID_TENANT_ID",
+				    "%s", why);
+			else if (strcmp(path, "/v2") == 0 ||
+			    strcmp(path, "/v3") == 0)
+				data_route(req, "", 0, path);
+			else
+				http_reply_error(req, 400, "NO_TENANT", "no "
+				    "tenant given: use the path /t/{tenant}/, "
+				    "the x-namespace header, or a Host name "
+				    "whose first label is the tenant");
+			return;
+		}
+		data_route(req, tid, tidlen, path);
+		return;
+	}
+	http_reply_error(req, 404, "NOT_FOUND", "no such route");
+}

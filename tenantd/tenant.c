@@ -1,0 +1,343 @@
+/*
+ * tenant.c: creating and deleting tenants, crash-safe.
+ *
+ * The catalog record is written before the file exists and removed after
+ * the file is gone, with the state in between recorded:
+ *   create: put(creating) -> create file, migrate, close -> fsync dir ->
+ *           put(active)                                   -> 201
+ *   delete: put(deleting) -> close handle -> unlink files -> fsync dir ->
+ *           del                                           -> 200
+ * Records in state creating or deleting sit in the catalog's pending
+ * index; at start tenant_recover() removes their files and entries (a
+ * create that was never acknowledged is undone, a delete is finished), so
+ * after a kill -9 at any point catalog and files agree.
+ *
+ * The loop validates and queues; the steps above run on a worker.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tenantd.h"
+
+struct tenant_op {
+	struct job		 job;
+	struct http_req		*req;
+	struct schema		*schema;
+	struct tenant_rec	 rec;
+};
+
+static int
+fsync_dir_of(const char *path)
+{
+	char	dir[1024], *slash;
+	int	fd, rc;
+
+	strlcpy_x(dir, path, sizeof dir);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return (0);
+	*slash = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return (-1);
+	rc = fsync(fd);
+	close(fd);
+	return (rc);
+}
+
+/* Remove a tenant's database and its WAL, shm and journal files. */
+int
+tenant_rm_files(const char *path)
+{
+	static const char	*sfx[] = { "", "-wal", "-shm", "-journal" };
+	char			 p[1100];
+	size_t			 i;
+	int			 rc = 0;
+
+	for (i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+		snprintf(p, sizeof p, "%s%s", path, sfx[i]);
+		if (unlink(p) == -1 && errno != ENOENT) {
+			log_warn("unlink %s", p);
+			rc = -1;
+		}
+	}
+	if (fsync_dir_of(path) == -1 && errno != ENOENT)
+		rc = -1;
+	return (rc);
+}
+
+static int
+mkdir_shard(const char *path)
+{
+	char	dir[1024], *slash;
+
+	strlcpy_x(dir, path, sizeof dir);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return (0);
+	*slash = '\0';
+	if (mkdir(dir, 0750) == -1 && errno != EEXIST)
+		return (-1);
+	return (0);
+}
+
+/* Finish or undo every create/delete a crash interrupted.  At start. */
+int
+tenant_recover(struct catalog *c)
+{
+	struct tenant_rec	*recs;
+	size_t			 n, i;
+	char			 path[1024];
+
+	if (catalog_pending(c, &recs, &n) != CATALOG_OK) {
+		log_warnx("%s", catalog_strerror(c));
+		return (-1);
+	}
+	for (i = 0; i < n; i++) {
+		handle_path(recs[i].id, strlen(recs[i].id), path, sizeof path);
+		log_info("tenant %s: recovering an interrupted %s", recs[i].id,
+		    recs[i].state == TENANT_CREATING ? "create" : "delete");
+		if (tenant_rm_files(path) != 0 ||
+		    catalog_del(c, recs[i].id) == CATALOG_ERROR) {
+			log_warnx("tenant %s: recovery failed", recs[i].id);
+			free(recs);
+			return (-1);
+		}
+	}
+	free(recs);
+	return (0);
+}
+
+/* Fill obj with the public fields of r. */
+void
+tenant_rec_json(const struct tenant_rec *r, json_t *obj)
+{
+	char	ts[40];
+
+	json_object_set_new(obj, "id", json_string(r->id));
+	json_object_set_new(obj, "schema", r->schema[0] ?
+	    json_string(r->schema) : json_null());
+	json_object_set_new(obj, "version", json_integer(r->version));
+	json_object_set_new(obj, "state",
+	    json_string(catalog_state_name(r->state)));
+	time_format_iso(r->created, ts, sizeof ts);
+	json_object_set_new(obj, "created", json_string(ts));
+	time_format_iso(r->updated, ts, sizeof ts);
+	json_object_set_new(obj, "updated", json_string(ts));
+	json_object_set_new(obj, "last_error", r->last_error[0] ?
+	    json_string(r->last_error) : json_null());
+}
+
+static void
+op_reply(struct tenant_op *op)
+{
+	struct job	*j = &op->job;
+	json_t		*obj;
+
+	if (j->errcode != NULL)
+		http_reply_error(op->req, j->status, j->errcode, "%s",
+		    j->errmsg);
+	else if (j->status == 201) {
+		obj = json_object();
+		tenant_rec_json(&op->rec, obj);
+		http_reply_json(op->req, 201, obj);
+	} else {
+		obj = json_pack("{s:s,s:b}", "id", op->rec.id, "deleted", 1);
+		http_reply_json(op->req, 200, obj);
+	}
+}
+
+static void
+create_run(struct job *j)
+{
+	struct tenant_op	*op = (struct tenant_op *)j;
+	struct catalog		*c = server_catalog;
+	char			 path[1024];
+	int			 rc, version = 0;
+
+	op->rec.state = TENANT_CREATING;
+	op->rec.created = op->rec.updated = (int64_t)time_now_ms();
+	rc = catalog_put(c, &op->rec, CATALOG_NOOVERWRITE);
+	if (rc == CATALOG_EXISTS) {
+		j->status = 409;
+		j->errcode = "TENANT_EXISTS";
+		snprintf(j->errmsg, sizeof j->errmsg, "tenant %s already exists",
+		    op->rec.id);
+		return;
+	}
+	if (rc != CATALOG_OK) {
+		j->status = 500;
+		j->errcode = "CREATE_FAILED";
+		strlcpy_x(j->errmsg, catalog_strerror(c), sizeof j->errmsg);
+		return;
+	}
+	handle_path(op->rec.id, strlen(op->rec.id), path, sizeof path);
+	if (mkdir_shard(path) == -1) {
+		snprintf(j->errmsg, sizeof j->errmsg, "cannot create the "
+		    "tenant's folder: %s", strerror(errno));
+		goto fail;
+	}
+	tenant_rm_files(path);	/* nothing should be there; be sure */
+	if (exec_create_db(path, op->schema ? op->schema->set : NULL, &version,
+	    j->errmsg, sizeof j->errmsg) != 0)
+		goto fail;
+	if (fsync_dir_of(path) == -1) {
+		snprintf(j->errmsg, sizeof j->errmsg, "fsync of the tenant's "
+		    "folder failed: %s", strerror(errno));
+		goto fail;
+	}
+	op->rec.state = TENANT_ACTIVE;
+	op->rec.version = version;
+	op->rec.updated = (int64_t)time_now_ms();
+	if (catalog_put(c, &op->rec, 0) != CATALOG_OK) {
+		strlcpy_x(j->errmsg, catalog_strerror(c), sizeof j->errmsg);
+		goto fail;
+	}
+	j->status = 201;
+	return;
+
+fail:
+	log_warnx("tenant %s: create failed: %s", op->rec.id, j->errmsg);
+	tenant_rm_files(path);
+	catalog_del(c, op->rec.id);
+	j->status = 500;
+	j->errcode = "CREATE_FAILED";
+}
+
+static void
+op_done(struct job *j)
+{
+	struct tenant_op	*op = (struct tenant_op *)j;
+
+	cache_busy_del(op->rec.id, strlen(op->rec.id));
+	if (j->status == 201)
+		log_info("tenant %s: created (schema %s, version %d)",
+		    op->rec.id, op->rec.schema[0] ? op->rec.schema : "none",
+		    op->rec.version);
+	else if (j->status == 200)
+		log_info("tenant %s: deleted", op->rec.id);
+	op_reply(op);
+	schema_unref(op->schema);
+	free(op);
+}
+
+/*
+ * POST /v1/tenants: id is valid (checked by the caller); schema_name NULL
+ * means the default schema, "" means none.
+ */
+void
+tenant_create(struct http_req *req, const char *id, size_t len,
+    const char *schema_name)
+{
+	struct tenant_op	*op;
+	struct schema		*s = NULL;
+	struct tenant_rec	 rec;
+	int			 rc;
+
+	if (schema_name == NULL)
+		schema_name = cfg.default_schema ? cfg.default_schema : "";
+	if (*schema_name != '\0' && (s = schema_get(schema_name)) == NULL) {
+		http_reply_error(req, 404, "SCHEMA_NOT_FOUND", "there is no "
+		    "schema named \"%s\" (see GET /v1/schemas)", schema_name);
+		return;
+	}
+	if (cache_busy_id(id, len)) {
+		schema_unref(s);
+		http_reply_error(req, 409, "TENANT_EXISTS", "tenant %.*s is "
+		    "being created or deleted", (int)len, id);
+		return;
+	}
+	rc = catalog_get(server_catalog, id, len, &rec);
+	if (rc != CATALOG_NOTFOUND) {
+		schema_unref(s);
+		if (rc == CATALOG_OK)
+			http_reply_error(req, 409, "TENANT_EXISTS", "tenant %.*s "
+			    "already exists", (int)len, id);
+		else
+			http_reply_error(req, 500, "INTERNAL", "the catalog "
+			    "could not be read");
+		return;
+	}
+	op = xcalloc(1, sizeof *op);
+	op->req = req;
+	op->schema = s;
+	memcpy(op->rec.id, id, len);
+	if (s != NULL)
+		strlcpy_x(op->rec.schema, s->name, sizeof op->rec.schema);
+	op->job.run = create_run;
+	op->job.done = op_done;
+	cache_busy_add(id, len);
+	worker_push(&op->job);
+}
+
+static void
+delete_run(struct job *j)
+{
+	struct tenant_op	*op = (struct tenant_op *)j;
+	struct catalog		*c = server_catalog;
+	char			 path[1024];
+
+	op->rec.state = TENANT_DELETING;
+	op->rec.updated = (int64_t)time_now_ms();
+	if (catalog_put(c, &op->rec, 0) != CATALOG_OK)
+		goto fail;
+	if (j->h != NULL) {
+		handle_close_db(j->h);
+		j->h->deleted = 1;
+	}
+	handle_path(op->rec.id, strlen(op->rec.id), path, sizeof path);
+	if (tenant_rm_files(path) != 0) {
+		snprintf(j->errmsg, sizeof j->errmsg, "cannot remove the "
+		    "tenant's files; the delete finishes at the next start");
+		j->status = 500;
+		j->errcode = "DELETE_FAILED";
+		return;
+	}
+	if (catalog_del(c, op->rec.id) == CATALOG_ERROR)
+		goto fail;
+	j->status = 200;
+	return;
+
+fail:
+	strlcpy_x(j->errmsg, catalog_strerror(c), sizeof j->errmsg);
+	j->status = 500;
+	j->errcode = "DELETE_FAILED";
+}
+
+/* DELETE /v1/tenants/{id}: id is valid (checked by the caller). */
+void
+tenant_delete(struct http_req *req, const char *id, size_t len)
+{
+	struct tenant_op	*op;
+	struct handle		*h;
+	int			 rc;
+
+	op = xcalloc(1, sizeof *op);
+	rc = catalog_get(server_catalog, id, len, &op->rec);
+	if (rc != CATALOG_OK || cache_busy_id(id, len) ||
+	    op->rec.state == TENANT_DELETING) {
+		free(op);
+		if (rc == CATALOG_ERROR)
+			http_reply_error(req, 500, "INTERNAL", "the catalog "
+			    "could not be read");
+		else
+			http_reply_error(req, 404, "TENANT_NOT_FOUND", "no such "
+			    "tenant: %.*s", (int)len, id);
+		return;
+	}
+	op->req = req;
+	op->job.run = delete_run;
+	op->job.done = op_done;
+	cache_busy_add(id, len);
+	if ((h = cache_detach(id, len)) != NULL) {
+		/* Runs after requests already queued for the tenant, and
+		 * even if a stream holds a transaction (rolled back). */
+		op->job.force = 1;
+		cache_submit(h, &op->job);
+	} else
+		worker_push(&op->job);
+}

@@ -1,0 +1,428 @@
+/*
+ * tenantd.h: the daemon's private header.
+ *
+ * Threads: one libevent loop thread ("the loop") owns sockets, HTTP
+ * parsing, the handle cache, streams, schemas and metrics.  A fixed pool of
+ * worker threads runs every SQLite call and every LMDB write.  Work crosses
+ * over as struct job: the loop pushes it onto the run queue, a worker runs
+ * job->run, and the loop gets it back through the completion queue (an
+ * eventfd) and runs job->done.  Fields are marked [loop] (touched only on
+ * the loop), [worker] (only by the worker running the job), or [const]
+ * (set before the job is pushed, read-only after).
+ */
+#ifndef TENANTD_H
+#define TENANTD_H
+
+#include <sys/queue.h>
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include <event2/event.h>
+#include <event2/buffer.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "common.h"
+#include "migrate.h"
+
+struct handle;
+struct job;
+struct stream;
+struct http_req;
+
+/* config.c */
+struct config {
+	char		*data_dir;
+	char		*socket_path;
+	char		*socket_group;
+	char		*listen;		/* host:port or NULL */
+	char		*schemas_dir;
+	char		*default_schema;
+	char		*ready_file;
+	int		 foreground;
+	int		 verbose;
+	int		 max_open;
+	int		 workers;
+	size_t		 max_body;
+	size_t		 max_response;
+	int		 stream_timeout_s;
+	int		 handle_wait_ms;
+	int		 busy_timeout_ms;
+	int		 synchronous_full;
+	int		 cache_kib;
+	int		 no_auth;
+	int		 http_timeout_s;
+	int		 max_conns;
+};
+extern struct config cfg;
+void		 config_defaults(void);
+int		 config_parse(int, char **);
+int		 config_default_max_open(void);
+void		 config_usage(void);
+
+/* lru.c: string-keyed hash table plus an LRU list of unpinned entries.
+ * Embed struct lru_entry as the first member of the object.  [loop] */
+struct lru_entry {
+	char			 key[TID_MAX + 1];
+	size_t			 keylen;
+	uint32_t		 hash;
+	struct lru_entry	*hnext;
+	TAILQ_ENTRY(lru_entry)	 idle;
+	int			 pins;
+	int			 in_idle;
+};
+TAILQ_HEAD(lru_list, lru_entry);
+struct lru {
+	struct lru_entry	**buckets;
+	size_t			  nbuckets;
+	size_t			  count;
+	struct lru_list		  idle;
+	size_t			  nidle;
+};
+void		 lru_init(struct lru *, size_t);
+void		 lru_free(struct lru *);
+struct lru_entry *lru_find(struct lru *, const char *, size_t);
+int		 lru_insert(struct lru *, struct lru_entry *, const char *,
+		     size_t);
+void		 lru_remove(struct lru *, struct lru_entry *);
+void		 lru_pin(struct lru *, struct lru_entry *);
+void		 lru_unpin(struct lru *, struct lru_entry *);
+struct lru_entry *lru_victim(struct lru *);
+struct lru_entry *lru_first(struct lru *, size_t *);
+struct lru_entry *lru_next(struct lru *, struct lru_entry *, size_t *);
+
+/* catalog.c: the LMDB tenant catalog.  Reads from any thread; writes
+ * (they fsync) only from workers. */
+enum tenant_state {
+	TENANT_ACTIVE = 1,
+	TENANT_CREATING = 2,
+	TENANT_DELETING = 3,
+	TENANT_FAILED = 4,
+};
+struct tenant_rec {
+	char		id[TID_MAX + 1];
+	char		schema[MIGRATE_NAME_MAX + 1];	/* "" = none */
+	int		version;
+	int		state;
+	int64_t		created;	/* ms since epoch */
+	int64_t		updated;
+	char		last_error[512];
+};
+#define CATALOG_OK		0
+#define CATALOG_NOTFOUND	1
+#define CATALOG_EXISTS		2
+#define CATALOG_ERROR		-1
+struct catalog;
+int		 catalog_open(const char *, struct catalog **, char *, size_t);
+void		 catalog_close(struct catalog *);
+int		 catalog_get(struct catalog *, const char *, size_t,
+		     struct tenant_rec *);
+int		 catalog_put(struct catalog *, const struct tenant_rec *, int);
+#define CATALOG_NOOVERWRITE	0x1
+int		 catalog_del(struct catalog *, const char *);
+int		 catalog_list(struct catalog *, const char *, const char *,
+		     int, struct tenant_rec **, size_t *, int *);
+int		 catalog_pending(struct catalog *, struct tenant_rec **,
+		     size_t *);
+int		 catalog_count_schema(struct catalog *, const char *, int,
+		     size_t *);
+size_t		 catalog_count(struct catalog *);
+int		 catalog_sync(struct catalog *);
+const char	*catalog_state_name(int);
+const char	*catalog_strerror(struct catalog *);
+
+/* hrana.c: Hrana JSON decoding (untrusted input) and encoding. */
+enum hrana_vtype { HV_NULL, HV_INTEGER, HV_FLOAT, HV_TEXT, HV_BLOB };
+struct hrana_value {
+	int		 type;
+	int64_t		 i;
+	double		 f;
+	const char	*s;		/* text (borrowed from json) or blob */
+	size_t		 len;
+	unsigned char	*blob;		/* owned, for HV_BLOB */
+};
+struct hrana_named {
+	const char		*name;
+	struct hrana_value	 value;
+};
+struct hrana_stmt {
+	const char		*sql;	/* NULL when sql_id is used */
+	size_t			 sql_len;
+	int			 has_sql_id;
+	int32_t			 sql_id;
+	struct hrana_value	*args;
+	size_t			 nargs;
+	struct hrana_named	*named;
+	size_t			 nnamed;
+	int			 want_rows;
+};
+enum hrana_ctype { HC_OK, HC_ERROR, HC_NOT, HC_AND, HC_OR, HC_AUTOCOMMIT };
+struct hrana_cond {
+	int			 type;
+	uint32_t		 step;
+	struct hrana_cond	*kids;
+	size_t			 nkids;
+};
+struct hrana_step {
+	struct hrana_cond	*cond;	/* NULL: always */
+	struct hrana_stmt	 stmt;
+};
+enum hrana_rtype {
+	HR_EXECUTE, HR_BATCH, HR_SEQUENCE, HR_DESCRIBE, HR_STORE_SQL,
+	HR_CLOSE_SQL, HR_CLOSE, HR_GET_AUTOCOMMIT
+};
+struct hrana_req {
+	int			 type;
+	struct hrana_stmt	 stmt;		/* execute */
+	struct hrana_step	*steps;		/* batch */
+	size_t			 nsteps;
+	const char		*sql;		/* sequence/describe/store_sql */
+	size_t			 sql_len;
+	int			 has_sql_id;
+	int32_t			 sql_id;
+};
+struct hrana_pipeline {
+	json_t			*root;		/* keeps borrowed strings */
+	int			 version;	/* 2 or 3 */
+	const char		*baton;		/* NULL: new stream */
+	size_t			 baton_len;
+	struct hrana_req	*reqs;
+	size_t			 nreqs;
+};
+struct buf {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+};
+int		 hrana_decode_pipeline(const char *, size_t, int,
+		     struct hrana_pipeline *, char *, size_t);
+void		 hrana_pipeline_free(struct hrana_pipeline *);
+const char	*hrana_rtype_name(int);
+void		 buf_init(struct buf *, size_t);
+void		 buf_free(struct buf *);
+void		 buf_add(struct buf *, const void *, size_t);
+void		 buf_adds(struct buf *, const char *);
+void		 buf_addf(struct buf *, const char *, ...) printflike(2, 3);
+void		 buf_reserve(struct buf *, size_t);
+void		 hrana_put_str(struct buf *, const char *, size_t);
+void		 hrana_put_int_str(struct buf *, int64_t);
+void		 hrana_put_double(struct buf *, double);
+void		 hrana_put_blob(struct buf *, const void *, size_t);
+void		 hrana_put_error(struct buf *, const char *, const char *);
+void		 hrana_put_value(struct buf *, const struct hrana_value *);
+
+/* stream.c: Hrana streams and batons.  [loop] */
+#define STREAM_SQL_MAX		50
+#define STREAM_SQL_MAXLEN	(64 * 1024)
+struct sqlstore {
+	struct {
+		int32_t	 id;
+		char	*sql;
+		size_t	 len;
+	}		 items[STREAM_SQL_MAX];
+	size_t		 n;
+};
+struct stream {
+	struct lru_entry	 le;		/* key: hex stream id */
+	uint64_t		 id;
+	uint64_t		 seq;
+	char			 tid[TID_MAX + 1];
+	struct sqlstore		 sql;		/* [worker] while busy */
+	int			 busy;
+	int			 expired;
+	int			 in_txn;
+	struct handle		*owned;		/* handle whose txn we hold */
+	uint64_t		 last_used_us;
+};
+void		 stream_init(void);
+void		 stream_shutdown(void);
+int		 stream_lookup(const char *, size_t, const char *,
+		     struct stream **, const char **, const char **);
+struct stream	*stream_new(const char *);
+void		 stream_baton(struct stream *, char *, size_t);
+void		 stream_release(struct stream *, int, int, struct handle *);
+void		 stream_destroy(struct stream *);
+void		 stream_expire_tick(void);
+size_t		 stream_count(void);
+void		 sqlstore_clear(struct sqlstore *);
+const char	*sqlstore_get(struct sqlstore *, int32_t, size_t *);
+int		 sqlstore_put(struct sqlstore *, int32_t, const char *, size_t);
+void		 sqlstore_del(struct sqlstore *, int32_t);
+
+/* worker.c: the thread pool and the completion queue. */
+typedef void (*job_cb)(struct job *);
+struct job {
+	TAILQ_ENTRY(job)	 entry;
+	uint64_t		 reqid;		/* [const] */
+	struct http_req		*req;		/* [loop] see http.c */
+	char			 tid[TID_MAX + 1];	/* [const] */
+	size_t			 tidlen;
+	struct handle		*h;		/* [const] once pushed */
+	struct handle		*victim;	/* [const] close first */
+	uint64_t		 stream_id;	/* 0: none */
+	int			 force;		/* runs despite an owner */
+	int			 front;		/* queue ahead of others */
+	job_cb			 run;		/* [worker] */
+	job_cb			 done;		/* [loop] */
+	void			*arg;
+	int			 status;	/* HTTP status result */
+	int			 open_failed;	/* [worker] */
+	char			 errmsg[512];	/* [worker] */
+	const char		*errcode;	/* [worker] static */
+	uint64_t		 t_queued;
+};
+TAILQ_HEAD(job_list, job);
+void		 worker_start(struct event_base *, int);
+void		 worker_push(struct job *);
+void		 worker_stop(void);
+int		 worker_count(void);
+size_t		 worker_inflight(void);
+
+/* cache.c: the LRU handle cache and per-tenant job queues.  [loop] */
+struct stmt_slot {
+	char		*sql;
+	size_t		 len;
+	uint32_t	 hash;
+	sqlite3_stmt	*st;
+	uint64_t	 used;
+};
+#define HANDLE_STMTS	32
+struct handle {
+	struct lru_entry	 le;		/* key: tenant id */
+	char			 path[1024];	/* [const] */
+	char			 schema[MIGRATE_NAME_MAX + 1];
+	int			 version;	/* catalog version at open */
+	sqlite3			*db;		/* [worker] */
+	struct stmt_slot	 stmts[HANDLE_STMTS];	/* [worker] */
+	uint64_t		 stmt_clock;	/* [worker] */
+	int			 ro_txn;	/* [worker] READONLY txn */
+	int			 deleted;	/* [worker] files removed */
+	int			 internal;	/* [worker] our own SQL runs */
+	struct job_list		 jobs;		/* [loop] queued */
+	struct job		*running;	/* [loop] */
+	uint64_t		 owner;		/* [loop] stream in txn */
+	int			 in_table;	/* [loop] */
+	int			 broken;	/* [loop] open failed */
+};
+struct cache_stats {
+	uint64_t	hits;
+	uint64_t	misses;
+	uint64_t	evictions;
+	uint64_t	wait_timeouts;
+};
+extern struct cache_stats cache_stats;
+extern _Atomic long cache_open_handles;	/* files open now (workers) */
+void		 cache_init(struct catalog *);
+int		 cache_dispatch(struct job *, const char **, const char **);
+void		 cache_submit(struct handle *, struct job *);
+void		 cache_job_done(struct job *);
+struct handle	*cache_find(const char *, size_t);
+struct handle	*cache_detach(const char *, size_t);
+void		 cache_set_owner(struct handle *, uint64_t);
+void		 cache_clear_owner(struct handle *, uint64_t);
+void		 cache_tick(void);
+size_t		 cache_count(void);
+void		 cache_shutdown(void);
+int		 cache_busy_id(const char *, size_t);
+void		 cache_busy_add(const char *, size_t);
+void		 cache_busy_del(const char *, size_t);
+void		 handle_close_db(struct handle *);
+void		 handle_free(struct handle *);
+void		 handle_path(const char *, size_t, char *, size_t);
+
+/* exec.c: runs Hrana requests and handle opens on a worker. [worker] */
+int		 exec_open(struct handle *, char *, size_t);
+void		 exec_pipeline(struct handle *, struct hrana_pipeline *,
+		     struct sqlstore *, struct buf *, int *, int *);
+void		 exec_rollback(struct handle *);
+int		 exec_create_db(const char *, const struct migrate_set *,
+		     int *, char *, size_t);
+const char	*exec_code_name(int);
+
+/* schema.c: the registry of migration sets.  [loop] */
+struct schema {
+	int			 refs;
+	char			 name[MIGRATE_NAME_MAX + 1];
+	struct migrate_set	*set;
+};
+int		 schema_load_all(const char *, char *, size_t);
+void		 schema_reload(void);
+struct schema	*schema_get(const char *);
+void		 schema_unref(struct schema *);
+size_t		 schema_count(void);
+struct schema	*schema_at(size_t);
+void		 schema_shutdown(void);
+
+/* tenant.c: create and delete, crash-safe.  Jobs run on workers. */
+int		 tenant_recover(struct catalog *);
+void		 tenant_create(struct http_req *, const char *, size_t,
+		     const char *);
+void		 tenant_delete(struct http_req *, const char *, size_t);
+int		 tenant_rm_files(const char *);
+void		 tenant_rec_json(const struct tenant_rec *, json_t *);
+
+/* http.c: a small HTTP/1.1 server on bufferevents.  [loop] */
+#define HTTP_MAX_HEADERS	64
+struct http_header {
+	char	*name;
+	char	*value;
+};
+struct http_conn;
+struct http_req {
+	struct http_conn	*conn;
+	uint64_t		 id;
+	char			*method;
+	char			*path;		/* raw, percent-encoded */
+	char			*query;		/* raw, NULL if none */
+	struct http_header	 headers[HTTP_MAX_HEADERS];
+	int			 nheaders;
+	char			*body;
+	size_t			 body_len;
+	uint64_t		 t_start;
+	int			 route;		/* metrics label */
+	int			 tcp;		/* came in over TCP */
+	int			 replied;
+};
+typedef void (*http_handler)(struct http_req *);
+int		 http_listen_unix(struct event_base *, const char *,
+		     const char *, http_handler);
+int		 http_listen_tcp(struct event_base *, const char *,
+		     http_handler, char *, size_t);
+void		 http_stop_listening(void);
+const char	*http_header(struct http_req *, const char *);
+void		 http_reply(struct http_req *, int, const char *,
+		     const void *, size_t);
+void		 http_reply_buf(struct http_req *, int, const char *,
+		     struct buf *);
+void		 http_reply_json(struct http_req *, int, json_t *);
+void		 http_reply_error(struct http_req *, int, const char *,
+		     const char *, ...) printflike(4, 5);
+size_t		 http_conn_count(void);
+size_t		 http_inflight(void);
+int		 http_pct_decode(const char *, size_t, char *, size_t,
+		     size_t *);
+
+/* server.c: routing and the data plane.  [loop] */
+enum route {
+	ROUTE_OTHER, ROUTE_HEALTH, ROUTE_METRICS, ROUTE_STATUS, ROUTE_SCHEMAS,
+	ROUTE_TENANTS_CREATE, ROUTE_TENANTS_LIST, ROUTE_TENANTS_GET,
+	ROUTE_TENANTS_DELETE, ROUTE_PIPELINE, ROUTE_VERSION, ROUTE__MAX
+};
+void		 server_handle(struct http_req *);
+int		 server_shutting_down(void);
+void		 server_set_shutdown(void);
+extern struct catalog *server_catalog;
+extern struct event_base *server_base;
+extern uint64_t server_start_ms;
+
+/* admin.c: the JSON admin plane.  [loop] */
+void		 admin_route(struct http_req *, const char *, size_t);
+
+/* metrics.c  [loop] */
+void		 metrics_request(int, int, uint64_t);
+void		 metrics_render(struct buf *);
+const char	*metrics_route_name(int);
+
+#endif /* TENANTD_H */

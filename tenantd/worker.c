@@ -1,0 +1,168 @@
+/*
+ * worker.c: the worker pool and the completion queue.
+ *
+ * The loop pushes ready jobs onto one run queue (mutex + condvar); a fixed
+ * set of worker threads pops them in FIFO order and runs job->run.  A
+ * finished job goes onto the completion queue, and an eventfd wakes the
+ * loop, which runs job->done for everything queued.  The cache only pushes
+ * a job whose handle is not running another one, so a tenant's connection
+ * is used by one thread at a time while different tenants run in parallel.
+ *
+ * Threads: worker_push/worker_stop and the completion callback are loop
+ * only; the workers touch nothing but the job they run.
+ */
+#include "config.h"
+
+#include <sys/eventfd.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tenantd.h"
+
+static pthread_mutex_t	 runq_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 runq_cv = PTHREAD_COND_INITIALIZER;
+static struct job_list	 runq = TAILQ_HEAD_INITIALIZER(runq);
+static int		 runq_stop;
+
+static pthread_mutex_t	 doneq_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct job_list	 doneq = TAILQ_HEAD_INITIALIZER(doneq);
+static int		 done_fd = -1;
+static struct event	*done_ev;
+
+static pthread_t	*workers;
+static int		 nworkers;
+static size_t		 inflight;	/* [loop] pushed, not yet done */
+
+static void *
+worker_main(void *arg)
+{
+	struct job	*j;
+	uint64_t	 one = 1;
+
+	for (;;) {
+		pthread_mutex_lock(&runq_mtx);
+		while (TAILQ_EMPTY(&runq) && !runq_stop)
+			pthread_cond_wait(&runq_cv, &runq_mtx);
+		if (TAILQ_EMPTY(&runq) && runq_stop) {
+			pthread_mutex_unlock(&runq_mtx);
+			break;
+		}
+		j = TAILQ_FIRST(&runq);
+		TAILQ_REMOVE(&runq, j, entry);
+		pthread_mutex_unlock(&runq_mtx);
+
+		/* An evicted handle's connection closes before the new one
+		 * opens, so open files never exceed the cap. */
+		if (j->victim != NULL)
+			handle_close_db(j->victim);
+		if (j->run != NULL)
+			j->run(j);
+
+		pthread_mutex_lock(&doneq_mtx);
+		TAILQ_INSERT_TAIL(&doneq, j, entry);
+		pthread_mutex_unlock(&doneq_mtx);
+		while (write(done_fd, &one, sizeof one) == -1) {
+			if (errno != EINTR && errno != EAGAIN)
+				fatal("worker: eventfd write");
+			if (errno == EAGAIN)
+				break;	/* counter saturated: loop will wake */
+		}
+	}
+	return (NULL);
+}
+
+/* Loop: run done callbacks for every finished job. */
+static void
+worker_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct job_list	 list = TAILQ_HEAD_INITIALIZER(list);
+	struct job	*j;
+	uint64_t	 n;
+
+	if (read(fd, &n, sizeof n) == -1 && errno != EAGAIN && errno != EINTR)
+		fatal("worker: eventfd read");
+	pthread_mutex_lock(&doneq_mtx);
+	TAILQ_CONCAT(&list, &doneq, entry);
+	pthread_mutex_unlock(&doneq_mtx);
+	while ((j = TAILQ_FIRST(&list)) != NULL) {
+		TAILQ_REMOVE(&list, j, entry);
+		inflight--;
+		if (j->h != NULL)
+			cache_job_done(j);	/* calls j->done */
+		else
+			j->done(j);
+	}
+}
+
+/* Start n workers feeding completions into base.  Loop, once. */
+void
+worker_start(struct event_base *base, int n)
+{
+	int	i, rc;
+
+	if ((done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+		fatal("worker: eventfd");
+	done_ev = event_new(base, done_fd, EV_READ | EV_PERSIST,
+	    worker_done_cb, NULL);
+	if (done_ev == NULL || event_add(done_ev, NULL) == -1)
+		fatalx("worker: cannot watch the completion queue");
+	nworkers = n;
+	workers = xcalloc((size_t)n, sizeof *workers);
+	for (i = 0; i < n; i++) {
+		if ((rc = pthread_create(&workers[i], NULL, worker_main,
+		    NULL)) != 0) {
+			errno = rc;
+			fatal("worker: pthread_create");
+		}
+	}
+}
+
+/* Queue j for a worker.  The caller has made sure its handle is free. */
+void
+worker_push(struct job *j)
+{
+	inflight++;
+	j->t_queued = time_mono_us();
+	pthread_mutex_lock(&runq_mtx);
+	TAILQ_INSERT_TAIL(&runq, j, entry);
+	pthread_cond_signal(&runq_cv);
+	pthread_mutex_unlock(&runq_mtx);
+}
+
+/* Let the workers finish what is queued, then join them.  Loop, once. */
+void
+worker_stop(void)
+{
+	int	i;
+
+	if (workers == NULL)
+		return;
+	pthread_mutex_lock(&runq_mtx);
+	runq_stop = 1;
+	pthread_cond_broadcast(&runq_cv);
+	pthread_mutex_unlock(&runq_mtx);
+	for (i = 0; i < nworkers; i++)
+		pthread_join(workers[i], NULL);
+	free(workers);
+	workers = NULL;
+	/* Run what finished after the loop stopped (frees, catalog acks). */
+	worker_done_cb(done_fd, EV_READ, NULL);
+	event_free(done_ev);
+	close(done_fd);
+}
+
+int
+worker_count(void)
+{
+	return (nworkers);
+}
+
+size_t
+worker_inflight(void)
+{
+	return (inflight);
+}

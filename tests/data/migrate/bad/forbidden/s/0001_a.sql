@@ -1,0 +1,15 @@
+CREATE TABLE a (x INTEGER);
+SAVEPOINT s1;
+INSERT INTO a VALUES (1);
+ROLLBACK TO s1;
+RELEASE s1;
+PRAGMA defer_foreign_keys = ON;
+PRAGMA foreign_keys;
+VACUUM;
+PRAGMA foreign_keys = OFF;
+PRAGMA main.journal_mode = WAL;
+ATTACH DATABASE 'other.db' AS other;
+DETACH DATABASE other;
+END TRANSACTION;
+PRAGMA user_version = 7;
+  /* comment */ rollback;

@@ -1,0 +1,3 @@
+CREATE TABLE d (x);
+
+INSERT INTO d VALUES (1;

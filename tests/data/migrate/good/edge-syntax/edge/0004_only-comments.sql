@@ -1,0 +1,2 @@
+-- Nothing to do in this version.
+/* Still a valid migration. */

@@ -1,0 +1,147 @@
+// tests/js/lib.mjs: helpers for client tests.
+//
+// startDaemon() runs a private tenantd on a temp data dir and a free TCP
+// port (--listen 127.0.0.1:0, the bound port comes back in the ready file),
+// so tests never share state and never race for ports.  Waiting polls the
+// ready file with a generous bound: no test depends on machine speed.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, existsSync, readFileSync, rmSync, openSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const TOP_SRCDIR = process.env.TOP_SRCDIR || join(here, '..', '..');
+export const TOP_BUILDDIR = process.env.TOP_BUILDDIR || TOP_SRCDIR;
+export const TENANTD = process.env.TENANTD || join(TOP_BUILDDIR, 'tenantd', 'tenantd');
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Load @libsql/client; when it is missing, skip (or fail under CI, which
+// sets TENANTD_REQUIRE_JS=1).
+export async function loadClient() {
+  try {
+    return await import('@libsql/client');
+  } catch (e) {
+    if (process.env.TENANTD_REQUIRE_JS) {
+      console.log(`not ok 1 - @libsql/client loads (${e.message})`);
+      console.log('1..1');
+      process.exit(1);
+    }
+    console.log('1..0 # SKIP @libsql/client is not installed (npm ci in tests/js)');
+    process.exit(0);
+  }
+}
+
+// A minimal TAP producer.
+export function tap() {
+  let n = 0, failed = 0;
+  const t = {
+    ok(cond, desc, diag) {
+      n++;
+      if (cond) console.log(`ok ${n} - ${desc}`);
+      else {
+        failed++;
+        console.log(`not ok ${n} - ${desc}`);
+        if (diag !== undefined) console.log(`#   ${String(diag).replace(/\n/g, '\n#   ')}`);
+      }
+      return !!cond;
+    },
+    is(got, want, desc) {
+      const show = (v) => JSON.stringify(v, (k, x) => (typeof x === 'bigint' ? `${x}n` : x));
+      const g = show(got), w = show(want);
+      return t.ok(g === w, desc, `got:  ${g}\nwant: ${w}`);
+    },
+    async throws(fn, check, desc) {
+      try {
+        await fn();
+        return t.ok(false, desc, 'no error was thrown');
+      } catch (e) {
+        return t.ok(check(e), desc, `error: ${e && e.code} ${e && e.message}`);
+      }
+    },
+    done() {
+      console.log(`1..${n}`);
+      return failed === 0;
+    },
+    get failed() { return failed; },
+  };
+  return t;
+}
+
+export async function startDaemon(args = []) {
+  const tmp = mkdtempSync(join(tmpdir(), 'tenantd-js.'));
+  const d = { tmp, data: join(tmp, 'data'), log: join(tmp, 'tenantd.log'), args };
+  d.start = async () => {
+    const ready = join(tmp, 'ready');
+    rmSync(ready, { force: true });
+    const out = openSync(d.log, 'a');
+    d.proc = spawn(TENANTD, ['-D', d.data, '--listen', '127.0.0.1:0', '--no-auth',
+      '--schemas', join(TOP_SRCDIR, 'schemas'), '--ready-file', ready, ...args],
+      { stdio: ['ignore', out, out] });
+    d.exited = new Promise((resolve) => d.proc.on('exit', (code, sig) => resolve({ code, sig })));
+    for (let i = 0; !existsSync(ready); i++) {
+      if (d.proc.exitCode !== null || i > 1200)
+        throw new Error(`tenantd did not start:\n${readFileSync(d.log, 'utf8')}`);
+      await sleep(50);
+    }
+    const txt = readFileSync(ready, 'utf8');
+    d.pid = Number(/^pid (\d+)/m.exec(txt)[1]);
+    d.url = `http://${/^tcp (.+)$/m.exec(txt)[1]}`;
+    return d;
+  };
+  d.stop = async () => {
+    if (!d.proc || d.proc.exitCode !== null) return d.exited;
+    d.proc.kill('SIGTERM');
+    return d.exited;
+  };
+  d.kill9 = async () => {
+    if (!d.proc || d.proc.exitCode !== null) return d.exited;
+    d.proc.kill('SIGKILL');
+    return d.exited;
+  };
+  d.cleanup = async (failed) => {
+    await d.kill9();
+    if (failed) {
+      const lines = readFileSync(d.log, 'utf8').trim().split('\n').slice(-30);
+      console.log(lines.map((l) => `#   ${l}`).join('\n'));
+    }
+    rmSync(tmp, { recursive: true, force: true });
+  };
+  // Admin API call over TCP: returns { status, body }.
+  d.admin = async (method, path, body) => {
+    const r = await fetch(d.url + path, {
+      method,
+      headers: body !== undefined ? { 'content-type': 'application/json' } : {},
+      body: body !== undefined ? (typeof body === 'string' ? body : JSON.stringify(body)) : undefined,
+    });
+    const text = await r.text();
+    let json = null;
+    try { json = JSON.parse(text); } catch { /* not JSON */ }
+    return { status: r.status, body: json, text, type: r.headers.get('content-type') };
+  };
+  d.metrics = async () => {
+    const text = await (await fetch(d.url + '/metrics')).text();
+    const m = {};
+    for (const line of text.split('\n')) {
+      const mm = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+      if (mm) m[mm[1]] = Number(mm[2]);
+    }
+    return m;
+  };
+  await d.start();
+  return d;
+}
+
+// Run main(t, ...) with a TAP object; always print the plan and clean up.
+export async function run(main) {
+  const t = tap();
+  let d = null;
+  try {
+    await main(t, (daemon) => { d = daemon; });
+  } catch (e) {
+    t.ok(false, `test script threw: ${e && e.stack}`);
+  }
+  if (d) await d.cleanup(t.failed > 0);
+  process.exit(t.done() ? 0 : 1);
+}
