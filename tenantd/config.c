@@ -71,6 +71,14 @@ config_usage(void)
 "  -h, --help               this text\n");
 }
 
+/* An option given twice: the last one wins. */
+static void
+set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = xstrdup(v);
+}
+
 static int
 parse_num(const char *opt, const char *s, long long min, long long max,
     long long *out)
@@ -165,23 +173,22 @@ config_parse(int argc, char **argv)
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'D':
-			free(cfg.data_dir);
-			cfg.data_dir = xstrdup(optarg);
+			set_str(&cfg.data_dir, optarg);
 			break;
 		case 's':
-			cfg.socket_path = xstrdup(optarg);
+			set_str(&cfg.socket_path, optarg);
 			break;
 		case O_SOCKGROUP:
-			cfg.socket_group = xstrdup(optarg);
+			set_str(&cfg.socket_group, optarg);
 			break;
 		case 'l':
-			cfg.listen = xstrdup(optarg);
+			set_str(&cfg.listen, optarg);
 			break;
 		case O_SCHEMAS:
-			cfg.schemas_dir = xstrdup(optarg);
+			set_str(&cfg.schemas_dir, optarg);
 			break;
 		case O_DEFSCHEMA:
-			cfg.default_schema = xstrdup(optarg);
+			set_str(&cfg.default_schema, optarg);
 			break;
 		case O_MAXOPEN:
 			if (parse_num("--max-open", optarg, 1, 1000000, &v))
@@ -251,7 +258,7 @@ config_parse(int argc, char **argv)
 			cfg.no_auth = 1;
 			break;
 		case O_READY:
-			cfg.ready_file = xstrdup(optarg);
+			set_str(&cfg.ready_file, optarg);
 			break;
 		case 'd':
 			cfg.foreground = 0;

@@ -40,6 +40,7 @@
 enum { C_HEAD, C_BODY, C_BUSY, C_CLOSING };
 
 struct http_conn {
+	TAILQ_ENTRY(http_conn)	 entry;
 	struct bufferevent	*bev;
 	int			 state;
 	int			 tcp;
@@ -62,6 +63,7 @@ static int			 nlisteners;
 static http_handler		 handler;
 static struct event_base	*http_base;
 static size_t			 nconns;
+static TAILQ_HEAD(, http_conn)	 conns = TAILQ_HEAD_INITIALIZER(conns);
 static size_t			 ninflight;
 static uint64_t			 next_reqid;
 
@@ -554,8 +556,19 @@ conn_free(struct http_conn *c)
 		req_free(c->req);
 	free(c->head);
 	bufferevent_free(c->bev);
+	TAILQ_REMOVE(&conns, c, entry);
 	nconns--;
 	free(c);
+}
+
+/* Close every connection (after the loop stopped at shutdown). */
+void
+http_close_all(void)
+{
+	struct http_conn	*c;
+
+	while ((c = TAILQ_FIRST(&conns)) != NULL)
+		conn_free(c);
 }
 
 static void
@@ -584,6 +597,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		return;
 	}
 	nconns++;
+	TAILQ_INSERT_TAIL(&conns, c, entry);
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
 	    c);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);

@@ -232,6 +232,8 @@ main(int argc, char **argv)
 	event_base_dispatch(server_base);
 
 	worker_stop();
+	http_stop_listening();
+	http_close_all();
 	stream_shutdown();
 	cache_shutdown();
 	schema_shutdown();

@@ -391,6 +391,7 @@ int		 http_listen_unix(struct event_base *, const char *,
 int		 http_listen_tcp(struct event_base *, const char *,
 		     http_handler, char *, size_t);
 void		 http_stop_listening(void);
+void		 http_close_all(void);
 const char	*http_header(struct http_req *, const char *);
 void		 http_reply(struct http_req *, int, const char *,
 		     const void *, size_t);
