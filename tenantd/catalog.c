@@ -29,7 +29,7 @@
 #include "tenantd.h"
 
 #define REC_FORMAT	1
-#define CATALOG_MAPSIZE	((size_t)64 << 30)	/* virtual; grows sparse */
+#define CATALOG_MAPSIZE	((size_t)8 << 30)	/* virtual, sparse: ~40M tenants */
 
 struct catalog {
 	MDB_env		*env;

@@ -295,6 +295,18 @@ dec_fail(struct dec *d, const char *fmt, ...)
 	return (-1);
 }
 
+/* A string field without embedded NUL bytes (used for names and tags, so a
+ * "type" of "execute\u0000x" is not taken for "execute"), or NULL. */
+static const char *
+dec_name(json_t *j)
+{
+	const char	*s = json_string_value(j);
+
+	if (s == NULL || strlen(s) != json_string_length(j))
+		return (NULL);
+	return (s);
+}
+
 /* A field that may be absent or null; returns NULL in both cases. */
 static json_t *
 dec_opt(json_t *obj, const char *key)
@@ -318,7 +330,7 @@ dec_int64_str(const char *s, size_t len, int64_t *out)
 		return (-1);
 	errno = 0;
 	v = strtoll(tmp, &end, 10);
-	if (errno != 0 || *end != '\0')
+	if (errno != 0 || end != tmp + len)	/* also catches an embedded NUL */
 		return (-1);
 	*out = v;
 	return (0);
@@ -333,7 +345,7 @@ dec_value(struct dec *d, json_t *j, struct hrana_value *v, const char *where)
 	memset(v, 0, sizeof *v);
 	if (!json_is_object(j))
 		return (dec_fail(d, "%s: a value must be an object", where));
-	if ((type = json_string_value(json_object_get(j, "type"))) == NULL)
+	if ((type = dec_name(json_object_get(j, "type"))) == NULL)
 		return (dec_fail(d, "%s: value without a \"type\"", where));
 	if (strcmp(type, "null") == 0) {
 		v->type = HV_NULL;
@@ -481,8 +493,7 @@ dec_stmt(struct dec *d, json_t *j, struct hrana_stmt *s, const char *where)
 				snprintf(w, sizeof w, "%s named arg %zu", where,
 				    i + 1);
 				s->nnamed = i + 1;
-				name = json_string_value(json_object_get(e,
-				    "name"));
+				name = dec_name(json_object_get(e, "name"));
 				if (!json_is_object(e) || name == NULL)
 					return (dec_fail(d, "%s: needs a "
 					    "\"name\" string", w));
@@ -526,7 +537,7 @@ dec_cond(struct dec *d, json_t *j, struct hrana_cond *c, size_t stepidx,
 	if (depth > HRANA_MAX_COND_DEPTH)
 		return (dec_fail(d, "%s: condition nested too deeply", where));
 	if (!json_is_object(j) ||
-	    (type = json_string_value(json_object_get(j, "type"))) == NULL)
+	    (type = dec_name(json_object_get(j, "type"))) == NULL)
 		return (dec_fail(d, "%s: a condition must be an object with a "
 		    "\"type\"", where));
 	if (strcmp(type, "ok") == 0 || strcmp(type, "error") == 0) {
@@ -634,7 +645,7 @@ dec_req(struct dec *d, json_t *j, struct hrana_req *r, size_t idx)
 	memset(r, 0, sizeof *r);
 	snprintf(where, sizeof where, "request %zu", idx);
 	if (!json_is_object(j) ||
-	    (type = json_string_value(json_object_get(j, "type"))) == NULL)
+	    (type = dec_name(json_object_get(j, "type"))) == NULL)
 		return (dec_fail(d, "%s: must be an object with a \"type\"",
 		    where));
 	if (strcmp(type, "execute") == 0) {
