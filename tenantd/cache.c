@@ -62,6 +62,7 @@ handle_new(const struct tenant_rec *r)
 	h = xcalloc(1, sizeof *h);
 	handle_path(r->id, len, h->path, sizeof h->path);
 	strlcpy_x(h->schema, r->schema, sizeof h->schema);
+	h->set = r->schema[0] != '\0' ? schema_get(r->schema) : NULL;
 	h->version = r->version;
 	TAILQ_INIT(&h->jobs);
 	if (lru_insert(&table, &h->le, r->id, len) != 0)
@@ -97,6 +98,7 @@ handle_free(struct handle *h)
 {
 	if (h->db != NULL)
 		fatalx("handle_free: %s still open", h->le.key);
+	schema_unref(h->set);
 	free(h);
 }
 

@@ -801,6 +801,23 @@ exec_pipeline(struct handle *h, struct hrana_pipeline *p, struct sqlstore *ss,
 	*in_txn = !sqlite3_get_autocommit(h->db);
 }
 
+/*
+ * Bring an open handle to its schema's latest version (trusted path: the
+ * authorizer is bypassed).  Returns the migrate code; *reached is the
+ * version the file is at afterwards.
+ */
+int
+exec_migrate(struct handle *h, int *reached, struct migrate_error *err)
+{
+	int	rc;
+
+	h->internal = 1;
+	rc = migrate_apply(h->db, h->set->set, migrate_set_latest(h->set->set),
+	    0, reached, err);
+	h->internal = 0;
+	return (rc);
+}
+
 /* Roll back whatever transaction is open (stream expiry). */
 void
 exec_rollback(struct handle *h)

@@ -60,11 +60,14 @@ pipeline_run(struct job *j)
 		snprintf(j->errmsg, sizeof j->errmsg, "no such tenant");
 		return;
 	}
-	if (h->db == NULL && exec_open(h, j->errmsg, sizeof j->errmsg) != 0) {
-		log_warnx("tenant %s: %s", h->le.key, j->errmsg);
-		j->status = 500;
-		j->errcode = "TENANT_UNAVAILABLE";
-		return;
+	if (h->db == NULL) {
+		if (exec_open(h, j->errmsg, sizeof j->errmsg) != 0) {
+			log_warnx("tenant %s: %s", h->le.key, j->errmsg);
+			j->status = 500;
+			j->errcode = "TENANT_UNAVAILABLE";
+			return;
+		}
+		tenant_migrate_on_open(h);
 	}
 	buf_init(&pj->out, 512);
 	exec_pipeline(h, &pj->p, pj->s ? &pj->s->sql : &pj->tmp, &pj->out,

@@ -112,6 +112,47 @@ tenant_recover(struct catalog *c)
 	return (0);
 }
 
+/*
+ * Migrate on open: a tenant behind its schema's latest version is brought
+ * forward before its first request runs (requests for it wait in the
+ * handle's queue meanwhile).  A failing step leaves the tenant at its last
+ * good version, serving, with the error in the catalog.  Worker, on the
+ * handle's job.
+ */
+void
+tenant_migrate_on_open(struct handle *h)
+{
+	struct migrate_error	 err;
+	struct tenant_rec	 rec;
+	int			 rc, reached = -1;
+
+	if (h->set == NULL || h->version >= migrate_set_latest(h->set->set))
+		return;
+	memset(&err, 0, sizeof err);
+	rc = exec_migrate(h, &reached, &err);
+	if (catalog_get(server_catalog, h->le.key, h->le.keylen, &rec) !=
+	    CATALOG_OK)
+		return;
+	if (reached >= 0)
+		rec.version = reached;
+	if (rc == MIGRATE_OK) {
+		log_info("tenant %s: migrated %s from version %d to %d on open",
+		    h->le.key, h->schema, h->version, reached);
+		rec.last_error[0] = '\0';
+	} else {
+		log_warnx("tenant %s: migration on open stopped at version %d: "
+		    "%s", h->le.key, reached, err.message);
+		snprintf(rec.last_error, sizeof rec.last_error, "migration to "
+		    "version %d failed: %.400s", migrate_set_latest(h->set->set),
+		    err.message);
+	}
+	rec.updated = (int64_t)time_now_ms();
+	if (catalog_put(server_catalog, &rec, 0) != CATALOG_OK)
+		log_warnx("%s", catalog_strerror(server_catalog));
+	if (reached >= 0)
+		h->version = reached;
+}
+
 /* Fill obj with the public fields of r. */
 void
 tenant_rec_json(const struct tenant_rec *r, json_t *obj)

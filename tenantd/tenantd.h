@@ -293,6 +293,7 @@ struct handle {
 	struct lru_entry	 le;		/* key: tenant id */
 	char			 path[1024];	/* [const] */
 	char			 schema[MIGRATE_NAME_MAX + 1];
+	struct schema		*set;		/* [loop] ref; set immutable */
 	int			 version;	/* catalog version at open */
 	sqlite3			*db;		/* [worker] */
 	struct stmt_slot	 stmts[HANDLE_STMTS];	/* [worker] */
@@ -337,6 +338,7 @@ int		 exec_open(struct handle *, char *, size_t);
 void		 exec_pipeline(struct handle *, struct hrana_pipeline *,
 		     struct sqlstore *, struct buf *, int *, int *);
 void		 exec_rollback(struct handle *);
+int		 exec_migrate(struct handle *, int *, struct migrate_error *);
 int		 exec_create_db(const char *, const struct migrate_set *,
 		     int *, char *, size_t);
 const char	*exec_code_name(int);
@@ -361,6 +363,7 @@ void		 tenant_create(struct http_req *, const char *, size_t,
 		     const char *);
 void		 tenant_delete(struct http_req *, const char *, size_t);
 int		 tenant_rm_files(const char *);
+void		 tenant_migrate_on_open(struct handle *);
 void		 tenant_rec_json(const struct tenant_rec *, json_t *);
 
 /* http.c: a small HTTP/1.1 server on bufferevents.  [loop] */
