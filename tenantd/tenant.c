@@ -26,6 +26,26 @@
 
 #include "tenantd.h"
 
+/*
+ * Crash points for the crash-safety tests: TENANTD_CRASH_AT=<name> makes
+ * the daemon die (as kill -9 would) when it reaches that step.
+ */
+static void
+crash_point(const char *name)
+{
+	static const char	*at;
+	static int		 checked;
+
+	if (!checked) {
+		at = getenv("TENANTD_CRASH_AT");
+		checked = 1;
+	}
+	if (at != NULL && strcmp(at, name) == 0) {
+		log_warnx("crash point %s reached: exiting as if killed", name);
+		_exit(137);
+	}
+}
+
 struct tenant_op {
 	struct job		 job;
 	struct http_req		*req;
@@ -216,6 +236,7 @@ create_run(struct job *j)
 		strlcpy_x(j->errmsg, catalog_strerror(c), sizeof j->errmsg);
 		return;
 	}
+	crash_point("create-after-record");
 	handle_path(op->rec.id, strlen(op->rec.id), path, sizeof path);
 	if (mkdir_shard(path) == -1) {
 		snprintf(j->errmsg, sizeof j->errmsg, "cannot create the "
@@ -231,6 +252,7 @@ create_run(struct job *j)
 		    "folder failed: %s", strerror(errno));
 		goto fail;
 	}
+	crash_point("create-after-file");
 	op->rec.state = TENANT_ACTIVE;
 	op->rec.version = version;
 	op->rec.updated = (int64_t)time_now_ms();
@@ -326,6 +348,7 @@ delete_run(struct job *j)
 	op->rec.updated = (int64_t)time_now_ms();
 	if (catalog_put(c, &op->rec, 0) != CATALOG_OK)
 		goto fail;
+	crash_point("delete-after-record");
 	if (j->h != NULL) {
 		handle_close_db(j->h);
 		j->h->deleted = 1;
@@ -338,6 +361,7 @@ delete_run(struct job *j)
 		j->errcode = "DELETE_FAILED";
 		return;
 	}
+	crash_point("delete-after-unlink");
 	if (catalog_del(c, op->rec.id) == CATALOG_ERROR)
 		goto fail;
 	j->status = 200;
