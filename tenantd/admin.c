@@ -234,6 +234,29 @@ serve_status(struct http_req *req)
 	http_reply_json(req, 200, obj);
 }
 
+static void
+export_route(struct http_req *req, const char *id, size_t len)
+{
+	char	format[16];
+	int	found = 0;
+
+	req->route = ROUTE_EXPORT;
+	if (!method_is(req, "GET")) {
+		http_reply_error(req, 405, "METHOD_NOT_ALLOWED", "use GET");
+		return;
+	}
+	format[0] = '\0';
+	if (req->query != NULL && query_get(req->query, "format", format,
+	    sizeof format, &found) != 0)
+		found = -1;
+	if (found && strcmp(format, "sqlite") != 0 && strcmp(format, "sql") != 0) {
+		http_reply_error(req, 400, "BAD_REQUEST", "format: must be "
+		    "\"sqlite\" (a database file) or \"sql\" (a text dump)");
+		return;
+	}
+	export_start(req, id, len, found && strcmp(format, "sql") == 0);
+}
+
 /* Route a request whose path starts with /v1. */
 void
 admin_route(struct http_req *req, const char *path, size_t len)
@@ -254,19 +277,25 @@ admin_route(struct http_req *req, const char *path, size_t len)
 		return;
 	}
 	if (strncmp(path, "/v1/tenants/", 12) == 0) {
+		const char *sub;
 		rest = path + 12;
-		if (strchr(rest, '/') != NULL) {
+		if ((sub = strchr(rest, '/')) != NULL &&
+		    strcmp(sub, "/export") != 0) {
 			http_reply_error(req, 404, "NOT_FOUND", "no such route");
 			return;
 		}
-		if (http_pct_decode(rest, strlen(rest), id, sizeof id - 1,
-		    &idlen) != 0) {
+		if (http_pct_decode(rest, sub ? (size_t)(sub - rest) :
+		    strlen(rest), id, sizeof id - 1, &idlen) != 0) {
 			http_reply_error(req, 400, "INVALID_TENANT_ID", "tenant "
 			    "id is not correctly percent-encoded");
 			return;
 		}
 		if ((why = tid_error(id, idlen)) != NULL) {
 			http_reply_error(req, 400, "INVALID_TENANT_ID", "%s", why);
+			return;
+		}
+		if (sub != NULL) {
+			export_route(req, id, idlen);
 			return;
 		}
 		if (method_is(req, "GET"))

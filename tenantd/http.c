@@ -166,16 +166,23 @@ req_free(struct http_req *req)
 
 /* Write a complete response; ctype NULL means no body type. */
 static void
+conn_head(struct http_conn *c, int status, const char *ctype, size_t len,
+    const char *extra)
+{
+	evbuffer_add_printf(bufferevent_get_output(c->bev), "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n", status,
+	    http_reason(status), ctype ? ctype : "application/json", len,
+	    extra ? extra : "", c->keepalive ? "" : "Connection: close\r\n");
+}
+
+static void
 conn_send(struct http_conn *c, int status, const char *ctype,
     const void *body, size_t len, void (*cleanup)(const void *, size_t,
     void *), void *cleanup_arg)
 {
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
 
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-	    "Content-Length: %zu\r\n%s\r\n", status, http_reason(status),
-	    ctype ? ctype : "application/json", len,
-	    c->keepalive ? "" : "Connection: close\r\n");
+	conn_head(c, status, ctype, len, NULL);
 	if (cleanup != NULL && len > 0)
 		evbuffer_add_reference(out, body, len, cleanup, cleanup_arg);
 	else {
@@ -267,6 +274,31 @@ http_reply_buf(struct http_req *req, int status, const char *ctype,
 	conn_send(req->conn, status, ctype, b->p, b->len, buf_cleanup, NULL);
 	b->p = NULL;
 	b->len = b->cap = 0;
+	reply_done(req, status);
+}
+
+/*
+ * Answer with size bytes of the open file fd (sent with sendfile where the
+ * kernel can; steals fd).  extra: more header lines, each ending in CRLF.
+ */
+void
+http_reply_file(struct http_req *req, int status, const char *ctype,
+    int fd, size_t size, const char *extra)
+{
+	struct http_conn	*c = req->conn;
+
+	if (req->replied)
+		fatalx("http_reply_file: request answered twice");
+	req->replied = 1;
+	conn_head(c, status, ctype, size, extra);
+	if (size == 0 || evbuffer_add_file(bufferevent_get_output(c->bev), fd,
+	    0, (ev_off_t)size) != 0) {
+		close(fd);
+		if (size != 0) {	/* headers promised a body: drop the link */
+			c->keepalive = 0;
+			log_warnx("http_reply_file: cannot queue the file");
+		}
+	}
 	reply_done(req, status);
 }
 

@@ -182,7 +182,7 @@ main(int argc, char **argv)
 		return (1);
 	}
 	free(dir);
-	if (tenant_recover(server_catalog) != 0)
+	if (tenant_recover(server_catalog) != 0 || export_init() != 0)
 		return (1);
 	if (schema_load_all(cfg.schemas_dir, err, sizeof err) != 0)
 		log_warnx("%s; serving without schemas", err);

@@ -401,6 +401,8 @@ void		 http_reply(struct http_req *, int, const char *,
 void		 http_reply_buf(struct http_req *, int, const char *,
 		     struct buf *);
 void		 http_reply_json(struct http_req *, int, json_t *);
+void		 http_reply_file(struct http_req *, int, const char *, int,
+		     size_t, const char *);
 void		 http_reply_error(struct http_req *, int, const char *,
 		     const char *, ...) printflike(4, 5);
 size_t		 http_conn_count(void);
@@ -412,7 +414,8 @@ int		 http_pct_decode(const char *, size_t, char *, size_t,
 enum route {
 	ROUTE_OTHER, ROUTE_HEALTH, ROUTE_METRICS, ROUTE_STATUS, ROUTE_SCHEMAS,
 	ROUTE_TENANTS_CREATE, ROUTE_TENANTS_LIST, ROUTE_TENANTS_GET,
-	ROUTE_TENANTS_DELETE, ROUTE_PIPELINE, ROUTE_VERSION, ROUTE__MAX
+	ROUTE_TENANTS_DELETE, ROUTE_PIPELINE, ROUTE_VERSION, ROUTE_EXPORT,
+	ROUTE__MAX
 };
 void		 server_handle(struct http_req *);
 int		 server_shutting_down(void);
@@ -420,6 +423,10 @@ void		 server_set_shutdown(void);
 extern struct catalog *server_catalog;
 extern struct event_base *server_base;
 extern uint64_t server_start_ms;
+
+/* export.c: per-tenant export as a file.  [loop] + worker */
+void		 export_start(struct http_req *, const char *, size_t, int);
+int		 export_init(void);
 
 /* admin.c: the JSON admin plane.  [loop] */
 void		 admin_route(struct http_req *, const char *, size_t);

@@ -1,0 +1,228 @@
+/*
+ * export.c: GET /v1/tenants/{id}/export, a tenant's database as one file.
+ *
+ * The export runs on a worker with a connection of its own (not the
+ * tenant's handle), so requests to the tenant keep flowing: in WAL mode
+ * the export's read transaction does not block writers.
+ *   format=sqlite (default): the backup API copies every page in one step,
+ *     inside one read transaction, so the file is a consistent snapshot;
+ *     the copy is switched to rollback-journal mode so it stands alone.
+ *   format=sql: a text dump (dump.c) that the sqlite3 shell loads.
+ * The result is written to DATA/tmp, unlinked while still open, and sent
+ * from the file descriptor (sendfile), so memory does not grow with the
+ * tenant's size.  DATA/tmp is emptied at start.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tenantd.h"
+#include "dump.h"
+
+struct export_op {
+	struct job		 job;
+	struct http_req		*req;
+	int			 sql;
+	int			 fd;
+	size_t			 size;
+	char			 id[TID_MAX + 1];
+};
+
+static int
+export_write(void *arg, const char *p, size_t n)
+{
+	return (fwrite(p, 1, n, arg) == n ? 0 : 1);
+}
+
+static int
+export_sqlite(sqlite3 *src, const char *tmp, char *err, size_t errlen)
+{
+	sqlite3_backup	*bk;
+	sqlite3		*dst = NULL;
+	int		 rc;
+
+	rc = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	if ((bk = sqlite3_backup_init(dst, "main", src, "main")) == NULL) {
+		rc = sqlite3_errcode(dst);
+		goto fail;
+	}
+	do {
+		rc = sqlite3_backup_step(bk, -1);
+	} while (rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+	sqlite3_backup_finish(bk);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	rc = sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	if ((rc = sqlite3_close(dst)) != SQLITE_OK) {
+		dst = NULL;
+		goto fail;
+	}
+	return (0);
+
+fail:
+	snprintf(err, errlen, "export failed: %s", dst ? sqlite3_errmsg(dst) :
+	    sqlite3_errstr(rc));
+	if (dst != NULL)
+		sqlite3_close(dst);
+	return (-1);
+}
+
+static int
+export_dump(sqlite3 *src, const char *tmp, char *err, size_t errlen)
+{
+	FILE	*f;
+	int	 rc;
+
+	if ((f = fopen(tmp, "w")) == NULL) {
+		snprintf(err, errlen, "export failed: %s", strerror(errno));
+		return (-1);
+	}
+	rc = dump_sql(src, export_write, f, err, errlen);
+	if (fclose(f) != 0 && rc == SQLITE_OK) {
+		snprintf(err, errlen, "export failed: %s", strerror(errno));
+		return (-1);
+	}
+	return (rc == SQLITE_OK ? 0 : -1);
+}
+
+static void
+export_run(struct job *j)
+{
+	struct export_op	*op = (struct export_op *)j;
+	struct stat		 sb;
+	sqlite3			*src = NULL;
+	char			 path[1024], tmp[1100];
+	int			 rc;
+
+	op->fd = -1;
+	handle_path(op->id, strlen(op->id), path, sizeof path);
+	snprintf(tmp, sizeof tmp, "%s/tmp/export-%llu.%s", cfg.data_dir,
+	    (unsigned long long)j->reqid, op->sql ? "sql" : "db");
+	rc = sqlite3_open_v2(path, &src, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		j->status = 404;
+		j->errcode = "TENANT_NOT_FOUND";
+		snprintf(j->errmsg, sizeof j->errmsg, "the tenant's database "
+		    "cannot be opened: %s", src ? sqlite3_errmsg(src) :
+		    sqlite3_errstr(rc));
+		goto done;
+	}
+	sqlite3_busy_timeout(src, cfg.busy_timeout_ms);
+	unlink(tmp);
+	if ((op->sql ? export_dump(src, tmp, j->errmsg, sizeof j->errmsg) :
+	    export_sqlite(src, tmp, j->errmsg, sizeof j->errmsg)) != 0) {
+		j->status = 500;
+		j->errcode = "EXPORT_FAILED";
+		unlink(tmp);
+		goto done;
+	}
+	if ((op->fd = open(tmp, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(op->fd, &sb) == -1) {
+		snprintf(j->errmsg, sizeof j->errmsg, "export failed: %s",
+		    strerror(errno));
+		j->status = 500;
+		j->errcode = "EXPORT_FAILED";
+		if (op->fd != -1)
+			close(op->fd);
+		op->fd = -1;
+	} else {
+		op->size = (size_t)sb.st_size;
+		j->status = 200;
+	}
+	unlink(tmp);
+done:
+	if (src != NULL)
+		sqlite3_close(src);
+}
+
+static void
+export_done(struct job *j)
+{
+	struct export_op	*op = (struct export_op *)j;
+	char			 extra[256];
+
+	if (j->status != 200) {
+		log_warnx("tenant %s: %s", op->id, j->errmsg);
+		http_reply_error(op->req, j->status, j->errcode, "%s", j->errmsg);
+	} else {
+		snprintf(extra, sizeof extra, "Content-Disposition: attachment; "
+		    "filename=\"%s.%s\"\r\n", op->id, op->sql ? "sql" : "db");
+		http_reply_file(op->req, 200, op->sql ?
+		    "application/sql; charset=utf-8" : "application/vnd.sqlite3",
+		    op->fd, op->size, extra);
+		log_info("tenant %s: exported %zu bytes (%s)", op->id, op->size,
+		    op->sql ? "sql" : "sqlite");
+	}
+	free(op);
+}
+
+/* GET /v1/tenants/{id}/export?format=sqlite|sql; id is valid.  Loop. */
+void
+export_start(struct http_req *req, const char *id, size_t len, int sql)
+{
+	struct export_op	*op;
+	struct tenant_rec	 rec;
+	int			 rc;
+
+	rc = catalog_get(server_catalog, id, len, &rec);
+	if (rc != CATALOG_OK || rec.state == TENANT_CREATING ||
+	    rec.state == TENANT_DELETING || cache_busy_id(id, len)) {
+		if (rc == CATALOG_ERROR)
+			http_reply_error(req, 500, "INTERNAL", "the catalog could "
+			    "not be read");
+		else
+			http_reply_error(req, 404, "TENANT_NOT_FOUND", "no such "
+			    "tenant: %.*s", (int)len, id);
+		return;
+	}
+	op = xcalloc(1, sizeof *op);
+	op->req = req;
+	op->sql = sql;
+	memcpy(op->id, id, len);
+	op->job.reqid = req->id;
+	op->job.run = export_run;
+	op->job.done = export_done;
+	worker_push(&op->job);
+}
+
+/* Create DATA/tmp and remove what an earlier run left there.  At start. */
+int
+export_init(void)
+{
+	struct dirent	*de;
+	DIR		*d;
+	char		 dir[1024], path[1400];
+
+	snprintf(dir, sizeof dir, "%s/tmp", cfg.data_dir);
+	if (mkdir(dir, 0750) == -1 && errno != EEXIST) {
+		log_warn("%s", dir);
+		return (-1);
+	}
+	if ((d = opendir(dir)) == NULL) {
+		log_warn("%s", dir);
+		return (-1);
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		if (unlink(path) == -1)
+			log_warn("unlink %s", path);
+	}
+	closedir(d);
+	return (0);
+}
