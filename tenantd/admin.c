@@ -230,6 +230,8 @@ serve_status(struct http_req *req)
 	    stream_count()));
 	json_object_set_new(obj, "connections", json_integer((json_int_t)
 	    http_conn_count()));
+	json_object_set_new(obj, "rollouts_running", json_integer((json_int_t)
+	    rollout_running()));
 	json_object_set_new(obj, "schemas", schemas_json());
 	http_reply_json(req, 200, obj);
 }
@@ -306,6 +308,11 @@ admin_route(struct http_req *req, const char *path, size_t len)
 		} else
 			http_reply_error(req, 405, "METHOD_NOT_ALLOWED", "use GET "
 			    "or DELETE on /v1/tenants/{id}");
+		return;
+	}
+	if (strcmp(path, "/v1/migrations") == 0 ||
+	    strncmp(path, "/v1/migrations/", 15) == 0) {
+		rollout_route(req, path + 14);
 		return;
 	}
 	if (strcmp(path, "/v1/schemas") == 0) {

@@ -8,6 +8,10 @@
  *                a target version without a scan)
  *   "pending"    id -> ""  for records in state creating/deleting, so
  *                recovery after a crash touches only those
+ *   "jobs"       job id (be64) -> seq (be64) || JSON of a fleet rollout
+ *   "applied"    schema '\0' version(be32) -> checksum (64 hex) ' ' file:
+ *                what each migration file was when a tenant first applied
+ *                it, so an edit made later is caught
  *   "meta"       "format" -> "1"
  * Every put/del updates all of them in one write transaction, so they
  * always agree.  Records are little-endian on disk.
@@ -36,6 +40,8 @@ struct catalog {
 	MDB_dbi		 tenants;
 	MDB_dbi		 by_schema;
 	MDB_dbi		 pending;
+	MDB_dbi		 jobs;
+	MDB_dbi		 applied;
 	MDB_dbi		 meta;
 };
 
@@ -197,6 +203,8 @@ catalog_open(const char *dir, struct catalog **cp, char *err, size_t errlen)
 	    (rc = mdb_dbi_open(txn, "by_schema", MDB_CREATE,
 	    &c->by_schema)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "pending", MDB_CREATE, &c->pending)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "jobs", MDB_CREATE, &c->jobs)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "applied", MDB_CREATE, &c->applied)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &c->meta)) != 0)
 		goto fail;
 	k.mv_data = (void *)"format";
@@ -312,7 +320,7 @@ catalog_put(struct catalog *c, const struct tenant_rec *r, int flags)
 	struct tenant_rec	 old;
 	MDB_txn			*txn;
 	MDB_val			 k, v, ik, iv;
-	int			 rc, had = 0;
+	int			 rc;
 
 	if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0)
 		return (catalog_fail("write txn", rc));
@@ -324,14 +332,11 @@ catalog_put(struct catalog *c, const struct tenant_rec *r, int flags)
 			mdb_txn_abort(txn);
 			return (CATALOG_EXISTS);
 		}
-		if (rec_unpack(&k, &v, &old) == 0) {
-			had = 1;
-			if ((rc = index_del(c, txn, &old)) != 0)
-				goto fail;
-		}
+		if (rec_unpack(&k, &v, &old) == 0 &&
+		    (rc = index_del(c, txn, &old)) != 0)
+			goto fail;
 	} else if (rc != MDB_NOTFOUND)
 		goto fail;
-	(void)had;
 
 	v.mv_size = rec_pack(r, val);
 	v.mv_data = val;
@@ -579,4 +584,309 @@ catalog_count(struct catalog *c)
 		n = st.ms_entries;
 	mdb_txn_abort(txn);
 	return (n);
+}
+
+/*
+ * Collect the ids of schema's tenants whose version v satisfies
+ * vmin <= v <= vmax, in (version, id) order, via the by_schema index.
+ * *ids is new: n entries of TID_MAX + 1 bytes each (free()).
+ */
+int
+catalog_scan_schema(struct catalog *c, const char *schema, int vmin, int vmax,
+    char (**ids)[TID_MAX + 1], size_t *nids)
+{
+	unsigned char	 key[MIGRATE_NAME_MAX + 1 + 4];
+	char		(*out)[TID_MAX + 1] = NULL;
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	size_t		 slen = strlen(schema), n = 0, cap = 0, idlen;
+	const unsigned char *p;
+	uint32_t	 ver;
+	int		 rc;
+
+	*ids = NULL;
+	*nids = 0;
+	if (slen == 0 || slen > MIGRATE_NAME_MAX || vmin > vmax)
+		return (CATALOG_OK);
+	if (vmin < 0)
+		vmin = 0;
+	memcpy(key, schema, slen);
+	key[slen] = '\0';
+	key[slen + 1] = (unsigned char)((uint32_t)vmin >> 24);
+	key[slen + 2] = (unsigned char)((uint32_t)vmin >> 16);
+	key[slen + 3] = (unsigned char)((uint32_t)vmin >> 8);
+	key[slen + 4] = (unsigned char)vmin;
+	if ((rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return (catalog_fail("read txn", rc));
+	if ((rc = mdb_cursor_open(txn, c->by_schema, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return (catalog_fail("cursor", rc));
+	}
+	k.mv_data = key;
+	k.mv_size = slen + 5;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		p = k.mv_data;
+		if (k.mv_size <= slen + 5 || memcmp(p, key, slen + 1) != 0)
+			break;
+		ver = (uint32_t)p[slen + 1] << 24 | (uint32_t)p[slen + 2] << 16 |
+		    (uint32_t)p[slen + 3] << 8 | p[slen + 4];
+		if (ver > (uint32_t)vmax)
+			break;
+		idlen = k.mv_size - slen - 5;
+		if (idlen > TID_MAX)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			out = xreallocarray(out, cap, sizeof *out);
+		}
+		memcpy(out[n], p + slen + 5, idlen);
+		out[n][idlen] = '\0';
+		n++;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		free(out);
+		return (catalog_fail("scan", rc));
+	}
+	*ids = out;
+	*nids = n;
+	return (CATALOG_OK);
+}
+
+/*
+ * Store a job document under id, unless a newer one (higher seq) is
+ * already there: snapshots written by different workers may commit out
+ * of order.  Workers only (fsync).
+ */
+int
+catalog_job_put(struct catalog *c, uint64_t id, uint64_t seq, const char *doc)
+{
+	unsigned char	 kb[8], *val;
+	MDB_txn		*txn;
+	MDB_val		 k, v;
+	size_t		 len = strlen(doc);
+	uint64_t	 old = 0;
+	int		 rc, i;
+
+	for (i = 0; i < 8; i++)
+		kb[i] = (unsigned char)(id >> (56 - 8 * i));
+	if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0)
+		return (catalog_fail("write txn", rc));
+	k.mv_data = kb;
+	k.mv_size = 8;
+	rc = mdb_get(txn, c->jobs, &k, &v);
+	if (rc == 0 && v.mv_size >= 8)
+		for (i = 0; i < 8; i++)
+			old = old << 8 | ((unsigned char *)v.mv_data)[i];
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		goto fail;
+	if (rc == 0 && old >= seq) {
+		mdb_txn_abort(txn);
+		return (CATALOG_OK);
+	}
+	val = xmalloc(len + 8);
+	for (i = 0; i < 8; i++)
+		val[i] = (unsigned char)(seq >> (56 - 8 * i));
+	memcpy(val + 8, doc, len);
+	v.mv_data = val;
+	v.mv_size = len + 8;
+	rc = mdb_put(txn, c->jobs, &k, &v, 0);
+	free(val);
+	if (rc != 0)
+		goto fail;
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return (catalog_fail("commit", rc));
+	return (CATALOG_OK);
+
+fail:
+	mdb_txn_abort(txn);
+	return (catalog_fail("job put", rc));
+}
+
+/* Call cb(arg, id, doc) for every stored job, oldest first. */
+int
+catalog_job_each(struct catalog *c, void (*cb)(void *, uint64_t, const char *,
+    size_t), void *arg)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	uint64_t	 id;
+	int		 rc, i;
+
+	if ((rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return (catalog_fail("read txn", rc));
+	if ((rc = mdb_cursor_open(txn, c->jobs, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return (catalog_fail("cursor", rc));
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8 || v.mv_size < 8)
+			continue;
+		for (id = 0, i = 0; i < 8; i++)
+			id = id << 8 | ((unsigned char *)k.mv_data)[i];
+		cb(arg, id, (const char *)v.mv_data + 8, v.mv_size - 8);
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return (rc == MDB_NOTFOUND ? CATALOG_OK : catalog_fail("jobs", rc));
+}
+
+/*
+ * Set the version and last error of many tenants in one write transaction
+ * (fleet rollouts batch their catalog updates).  Tenants that no longer
+ * exist are skipped.  Workers only.
+ */
+int
+catalog_set_versions(struct catalog *c, const struct catalog_version *vs,
+    size_t n)
+{
+	unsigned char		 val[REC_FIXED + MIGRATE_NAME_MAX + 512];
+	unsigned char		 key[MIGRATE_NAME_MAX + 1 + 4 + TID_MAX];
+	struct tenant_rec	 r;
+	MDB_txn			*txn;
+	MDB_val			 k, v, ik, iv;
+	size_t			 i;
+	int			 rc;
+
+	if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0)
+		return (catalog_fail("write txn", rc));
+	for (i = 0; i < n; i++) {
+		k.mv_data = (void *)vs[i].id;
+		k.mv_size = strlen(vs[i].id);
+		rc = mdb_get(txn, c->tenants, &k, &v);
+		if (rc == MDB_NOTFOUND)
+			continue;
+		if (rc != 0)
+			goto fail;
+		if (rec_unpack(&k, &v, &r) != 0 || r.state == TENANT_DELETING ||
+		    r.state == TENANT_CREATING)
+			continue;
+		if ((rc = index_del(c, txn, &r)) != 0)
+			goto fail;
+		if (vs[i].version >= 0)
+			r.version = vs[i].version;
+		strlcpy_x(r.last_error, vs[i].error, sizeof r.last_error);
+		r.updated = vs[i].when;
+		v.mv_size = rec_pack(&r, val);
+		v.mv_data = val;
+		if ((rc = mdb_put(txn, c->tenants, &k, &v, 0)) != 0)
+			goto fail;
+		if (r.schema[0] != '\0') {
+			ik.mv_size = schema_key(r.schema, r.version, r.id, key);
+			ik.mv_data = key;
+			iv.mv_size = 0;
+			iv.mv_data = (void *)"";
+			if ((rc = mdb_put(txn, c->by_schema, &ik, &iv, 0)) != 0)
+				goto fail;
+		}
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return (catalog_fail("commit", rc));
+	return (CATALOG_OK);
+
+fail:
+	mdb_txn_abort(txn);
+	return (catalog_fail("set versions", rc));
+}
+
+static size_t
+applied_key(const char *schema, int version, unsigned char *out)
+{
+	size_t	slen = strlen(schema);
+
+	memcpy(out, schema, slen);
+	out[slen] = '\0';
+	out[slen + 1] = (unsigned char)((uint32_t)version >> 24);
+	out[slen + 2] = (unsigned char)((uint32_t)version >> 16);
+	out[slen + 3] = (unsigned char)((uint32_t)version >> 8);
+	out[slen + 4] = (unsigned char)version;
+	return (slen + 5);
+}
+
+/*
+ * Remember the checksums of set's files 1..upto that are not remembered
+ * yet (the first application wins).  Workers only.
+ */
+int
+catalog_applied_record(struct catalog *c, const struct migrate_set *set,
+    int upto)
+{
+	const struct migrate_step	*st;
+	unsigned char			 key[MIGRATE_NAME_MAX + 5];
+	char				 val[64 + 1 + 256];
+	MDB_txn				*txn;
+	MDB_val				 k, v;
+	int				 rc, ver, n;
+
+	if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0)
+		return (catalog_fail("write txn", rc));
+	for (ver = 1; ver <= upto; ver++) {
+		if ((st = migrate_set_step(set, ver)) == NULL)
+			break;
+		k.mv_size = applied_key(migrate_set_name(set), ver, key);
+		k.mv_data = key;
+		n = snprintf(val, sizeof val, "%s %s", st->checksum, st->file);
+		v.mv_data = val;
+		v.mv_size = (size_t)n < sizeof val ? (size_t)n : sizeof val - 1;
+		rc = mdb_put(txn, c->applied, &k, &v, MDB_NOOVERWRITE);
+		if (rc != 0 && rc != MDB_KEYEXIST) {
+			mdb_txn_abort(txn);
+			return (catalog_fail("applied", rc));
+		}
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return (catalog_fail("commit", rc));
+	return (CATALOG_OK);
+}
+
+/*
+ * Compare set's files with the checksums remembered when they were first
+ * applied.  Returns 0 when they agree; -1 with a message naming the first
+ * edited file (msg) otherwise.  Also sets *recorded to the highest version
+ * remembered.  Any thread.
+ */
+int
+catalog_applied_check(struct catalog *c, const struct migrate_set *set,
+    int *recorded, char *msg, size_t msglen)
+{
+	const struct migrate_step	*st;
+	unsigned char			 key[MIGRATE_NAME_MAX + 5];
+	MDB_txn				*txn;
+	MDB_val				 k, v;
+	int				 ver, ret = 0;
+
+	*recorded = 0;
+	if (mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn) != 0)
+		return (0);
+	for (ver = 1; ver <= migrate_set_latest(set) + 1; ver++) {
+		k.mv_size = applied_key(migrate_set_name(set), ver, key);
+		k.mv_data = key;
+		if (mdb_get(txn, c->applied, &k, &v) != 0)
+			break;
+		*recorded = ver;
+		st = migrate_set_step(set, ver);
+		if (st == NULL) {
+			snprintf(msg, msglen, "version %d of schema %s was "
+			    "applied, but its file is gone", ver,
+			    migrate_set_name(set));
+			ret = -1;
+			break;
+		}
+		if (v.mv_size < 64 || memcmp(v.mv_data, st->checksum, 64) != 0) {
+			snprintf(msg, msglen, "%s was edited after it was applied "
+			    "(checksum then %.*s, now %s); restore it, and add a "
+			    "new file to change the schema", st->file,
+			    v.mv_size >= 64 ? 64 : (int)v.mv_size,
+			    (const char *)v.mv_data, st->checksum);
+			ret = -1;
+			break;
+		}
+	}
+	mdb_txn_abort(txn);
+	return (ret);
 }

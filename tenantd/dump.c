@@ -411,12 +411,14 @@ static int
 dump_value(struct dump *d, sqlite3_stmt *stmt, int i)
 {
 	const void	*p;
+	char		 num[32];
 	int		 n;
 
 	switch (sqlite3_column_type(stmt, i)) {
 	case SQLITE_INTEGER:
-		return (dump_printf(d, "%lld",
-		    (long long)sqlite3_column_int64(stmt, i)));
+		snprintf(num, sizeof num, "%lld",
+		    (long long)sqlite3_column_int64(stmt, i));
+		return (dump_puts(d, num));
 	case SQLITE_FLOAT:
 		return (dump_real(d, sqlite3_column_double(stmt, i)));
 	case SQLITE_TEXT:
@@ -542,15 +544,20 @@ dump_columns(struct dump *d, struct dump_table *t)
 	for (i = 0; i < 3 && taken[i]; i++)
 		;
 	if (i == 3)
-		return (SQLITE_OK);
+		goto done;
 	sql = sqlite3_mprintf("SELECT %s FROM main.\"%w\"", rowids[i],
 	    t->name);
 	if (sql == NULL) {
 		rc = dump_seterr(d, SQLITE_NOMEM, "out of memory");
 		goto fail;
 	}
-	if (sqlite3_prepare_v2(d->db, sql, -1, &stmt, NULL) != SQLITE_OK)
-		goto done;		/* WITHOUT ROWID */
+	rc = sqlite3_prepare_v2(d->db, sql, -1, &stmt, NULL);
+	if (rc == SQLITE_ERROR)
+		goto done;		/* WITHOUT ROWID: "no such column" */
+	if (rc != SQLITE_OK) {
+		rc = dump_sqlerr(d, rc, "rowid check");
+		goto fail;
+	}
 	sqlite3_finalize(stmt);
 	stmt = NULL;
 	t->rowid = rowids[i];

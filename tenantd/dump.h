@@ -1,7 +1,7 @@
 /*
  * dump.h: an SQL text dump of one SQLite database, like the sqlite3
  * shell's .dump: "sqlite3 new.db < dump.sql" recreates the database with
- * the same schema, rows (rowids included) and user_version.
+ * the same schema, rows (with their rowids) and user_version.
  *
  * No global state: any thread may call dump_sql(), on a connection that
  * no other thread uses during the call.  Library rules: no exit, no

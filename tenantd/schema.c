@@ -92,6 +92,15 @@ schema_load_dir(const char *dir, struct schema **old, size_t nold,
 		s->refs = 1;
 		strlcpy_x(s->name, migrate_set_name(set), sizeof s->name);
 		s->set = set;
+		if (server_catalog != NULL) {
+			int recorded = 0;
+			if (catalog_applied_check(server_catalog, set, &recorded,
+			    s->edited, sizeof s->edited) != 0)
+				log_warnx("schema %s: %s; rollouts, creates and "
+				    "migrations on open are refused", s->name,
+				    s->edited);
+			s->recorded = recorded;
+		}
 		out = xreallocarray(out, n + 1, sizeof *out);
 		out[n++] = s;
 	}
@@ -136,6 +145,8 @@ struct reload {
 	size_t		  n;
 	int		  failed;
 	char		  err[256];
+	void		(*cb)(void *);
+	void		 *cbarg;
 };
 
 static void
@@ -143,9 +154,8 @@ reload_run(struct job *j)
 {
 	struct reload	*r = j->arg;
 
-	/* Reading the current registry is safe: only reload_done changes
-	 * it, on the loop, after this job has finished; refs on kept sets
-	 * are taken in reload_done. */
+	/* Old sets to keep are chosen and referenced in reload_done, on
+	 * the loop, so this job reads nothing the loop may change. */
 	r->failed = schema_load_dir(cfg.schemas_dir, NULL, 0, &r->list, &r->n,
 	    r->err, sizeof r->err) != 0;
 }
@@ -155,49 +165,70 @@ reload_done(struct job *j)
 {
 	struct reload	*r = j->arg;
 	struct schema	*prev;
-	size_t		 i, k;
+	size_t		 i;
 
 	if (r->failed)
 		log_warnx("schema reload: %s; keeping the loaded sets", r->err);
 	else {
-		/* Keep the old set of any schema that failed to load now. */
+		/* Keep the old set of any schema that failed to load now
+		 * (a folder that was removed is dropped). */
 		for (i = 0; i < nschemas; i++) {
+			char		path[1024];
+			struct stat	sb;
+
 			if (schema_find_in(r->list, r->n, schemas[i]->name))
 				continue;
-			for (k = 0; k < 1; k++) {
-				char path[1024];
-				struct stat sb;
-				snprintf(path, sizeof path, "%s/%s",
-				    cfg.schemas_dir, schemas[i]->name);
-				if (stat(path, &sb) == -1)
-					break;	/* folder removed: drop it */
-				prev = schemas[i];
-				prev->refs++;
-				r->list = xreallocarray(r->list, r->n + 1,
-				    sizeof *r->list);
-				r->list[r->n++] = prev;
-				log_warnx("schema %s: keeping the version loaded "
-				    "before", prev->name);
-			}
+			snprintf(path, sizeof path, "%s/%s", cfg.schemas_dir,
+			    schemas[i]->name);
+			if (stat(path, &sb) == -1)
+				continue;
+			prev = schemas[i];
+			prev->refs++;
+			r->list = xreallocarray(r->list, r->n + 1,
+			    sizeof *r->list);
+			r->list[r->n++] = prev;
+			log_warnx("schema %s: keeping the version loaded before",
+			    prev->name);
 		}
 		if (r->n > 0)
 			qsort(r->list, r->n, sizeof *r->list, schema_cmp);
 		schema_swap(r->list, r->n);
 	}
+	if (r->cb != NULL)
+		r->cb(r->cbarg);
 	free(r);
 	free(j);
 }
 
-/* Reload every set from disk on a worker (SIGHUP). */
+/* Reload every set from disk on a worker (SIGHUP, rollout start); then
+ * cb(arg) on the loop, if cb is not NULL. */
 void
-schema_reload(void)
+schema_reload(void (*cb)(void *), void *arg)
 {
 	struct job	*j = xcalloc(1, sizeof *j);
+	struct reload	*r = xcalloc(1, sizeof *r);
 
-	j->arg = xcalloc(1, sizeof(struct reload));
+	r->cb = cb;
+	r->cbarg = arg;
+	j->arg = r;
 	j->run = reload_run;
 	j->done = reload_done;
 	worker_push(j);
+}
+
+/*
+ * A tenant has applied s up to version v: remember the files' checksums
+ * the first time a version is applied.  Worker.
+ */
+void
+schema_applied(struct schema *s, int v)
+{
+	if (s == NULL || v <= s->recorded || s->edited[0] != '\0')
+		return;
+	if (catalog_applied_record(server_catalog, s->set, v) == CATALOG_OK)
+		s->recorded = v;
+	else
+		log_warnx("%s", catalog_strerror(server_catalog));
 }
 
 /* A new reference to schema name, or NULL. */

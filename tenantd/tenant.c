@@ -26,26 +26,6 @@
 
 #include "tenantd.h"
 
-/*
- * Crash points for the crash-safety tests: TENANTD_CRASH_AT=<name> makes
- * the daemon die (as kill -9 would) when it reaches that step.
- */
-static void
-crash_point(const char *name)
-{
-	static const char	*at;
-	static int		 checked;
-
-	if (!checked) {
-		at = getenv("TENANTD_CRASH_AT");
-		checked = 1;
-	}
-	if (at != NULL && strcmp(at, name) == 0) {
-		log_warnx("crash point %s reached: exiting as if killed", name);
-		_exit(137);
-	}
-}
-
 struct tenant_op {
 	struct job		 job;
 	struct http_req		*req;
@@ -148,6 +128,11 @@ tenant_migrate_on_open(struct handle *h)
 
 	if (h->set == NULL || h->version >= migrate_set_latest(h->set->set))
 		return;
+	if (h->set->edited[0] != '\0') {
+		log_warnx("tenant %s: not migrated on open: %s", h->le.key,
+		    h->set->edited);
+		return;
+	}
 	memset(&err, 0, sizeof err);
 	rc = exec_migrate(h, &reached, &err);
 	if (catalog_get(server_catalog, h->le.key, h->le.keylen, &rec) !=
@@ -156,6 +141,7 @@ tenant_migrate_on_open(struct handle *h)
 	if (reached >= 0)
 		rec.version = reached;
 	if (rc == MIGRATE_OK) {
+		schema_applied(h->set, reached);
 		log_info("tenant %s: migrated %s from version %d to %d on open",
 		    h->le.key, h->schema, h->version, reached);
 		rec.last_error[0] = '\0';
@@ -252,6 +238,7 @@ create_run(struct job *j)
 		    "folder failed: %s", strerror(errno));
 		goto fail;
 	}
+	schema_applied(op->schema, version);
 	crash_point("create-after-file");
 	op->rec.state = TENANT_ACTIVE;
 	op->rec.version = version;
@@ -306,6 +293,12 @@ tenant_create(struct http_req *req, const char *id, size_t len,
 	if (*schema_name != '\0' && (s = schema_get(schema_name)) == NULL) {
 		http_reply_error(req, 404, "SCHEMA_NOT_FOUND", "there is no "
 		    "schema named \"%s\" (see GET /v1/schemas)", schema_name);
+		return;
+	}
+	if (s != NULL && s->edited[0] != '\0') {
+		http_reply_error(req, 409, "SCHEMA_EDITED", "schema %s: %s",
+		    s->name, s->edited);
+		schema_unref(s);
 		return;
 	}
 	if (cache_busy_id(id, len)) {

@@ -29,6 +29,39 @@
 static struct event	*tick_ev;
 static uint64_t		 shutdown_started;
 
+/*
+ * Crash points for the crash-safety tests: TENANTD_CRASH_AT=NAME[:N] makes
+ * the daemon exit at once (as kill -9 would, nothing flushed) the Nth time
+ * (default the first) it reaches the step called NAME.  Any thread.
+ */
+void
+crash_point(const char *name)
+{
+	static const char	*at;
+	static size_t		 namelen;
+	static long		 after = 1;
+	static _Atomic long	 hits;
+	static int		 checked;
+	const char		*colon;
+
+	if (!checked) {
+		if ((at = getenv("TENANTD_CRASH_AT")) != NULL) {
+			colon = strchr(at, ':');
+			namelen = colon ? (size_t)(colon - at) : strlen(at);
+			if (colon != NULL)
+				after = strtol(colon + 1, NULL, 10);
+		}
+		checked = 1;
+	}
+	if (at == NULL || strlen(name) != namelen ||
+	    strncmp(at, name, namelen) != 0)
+		return;
+	if (++hits >= after) {
+		log_warnx("crash point %s reached: exiting as if killed", name);
+		_exit(137);
+	}
+}
+
 static void
 raise_fd_limit(void)
 {
@@ -62,6 +95,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	stream_expire_tick();
 	cache_tick();
+	rollout_tick();
 	maybe_exit_loop();
 }
 
@@ -71,7 +105,7 @@ sig_cb(evutil_socket_t sig, short what, void *arg)
 	switch (sig) {
 	case SIGHUP:
 		log_info("SIGHUP: reloading schemas from %s", cfg.schemas_dir);
-		schema_reload();
+		schema_reload(NULL, NULL);
 		break;
 	case SIGTERM:
 	case SIGINT:
@@ -201,6 +235,7 @@ main(int argc, char **argv)
 	cache_init(server_catalog);
 	stream_init();
 	worker_start(server_base, cfg.workers);
+	rollout_init();
 
 	if (http_listen_unix(server_base, cfg.socket_path, cfg.socket_group,
 	    server_handle) != 0)
@@ -232,6 +267,7 @@ main(int argc, char **argv)
 	event_base_dispatch(server_base);
 
 	worker_stop();
+	rollout_shutdown();
 	http_stop_listening();
 	http_close_all();
 	stream_shutdown();

@@ -129,6 +129,24 @@ int		 catalog_pending(struct catalog *, struct tenant_rec **,
 int		 catalog_count_schema(struct catalog *, const char *, int,
 		     size_t *);
 size_t		 catalog_count(struct catalog *);
+int		 catalog_scan_schema(struct catalog *, const char *, int, int,
+		     char (**)[TID_MAX + 1], size_t *);
+int		 catalog_job_put(struct catalog *, uint64_t, uint64_t,
+		     const char *);
+int		 catalog_job_each(struct catalog *, void (*)(void *, uint64_t,
+		     const char *, size_t), void *);
+struct catalog_version {
+	char		id[TID_MAX + 1];
+	int		version;	/* < 0: leave as it is */
+	int64_t		when;
+	char		error[512];	/* "" clears last_error */
+};
+int		 catalog_applied_record(struct catalog *,
+		     const struct migrate_set *, int);
+int		 catalog_applied_check(struct catalog *,
+		     const struct migrate_set *, int *, char *, size_t);
+int		 catalog_set_versions(struct catalog *,
+		     const struct catalog_version *, size_t);
 int		 catalog_sync(struct catalog *);
 const char	*catalog_state_name(int);
 const char	*catalog_strerror(struct catalog *);
@@ -348,9 +366,12 @@ struct schema {
 	int			 refs;
 	char			 name[MIGRATE_NAME_MAX + 1];
 	struct migrate_set	*set;
+	char			 edited[512];	/* "" if the files agree */
+	_Atomic int		 recorded;	/* checksums kept up to */
 };
+void		 schema_applied(struct schema *, int);
 int		 schema_load_all(const char *, char *, size_t);
-void		 schema_reload(void);
+void		 schema_reload(void (*)(void *), void *);
 struct schema	*schema_get(const char *);
 void		 schema_unref(struct schema *);
 size_t		 schema_count(void);
@@ -415,11 +436,12 @@ enum route {
 	ROUTE_OTHER, ROUTE_HEALTH, ROUTE_METRICS, ROUTE_STATUS, ROUTE_SCHEMAS,
 	ROUTE_TENANTS_CREATE, ROUTE_TENANTS_LIST, ROUTE_TENANTS_GET,
 	ROUTE_TENANTS_DELETE, ROUTE_PIPELINE, ROUTE_VERSION, ROUTE_EXPORT,
-	ROUTE__MAX
+	ROUTE_MIGRATIONS, ROUTE__MAX
 };
 void		 server_handle(struct http_req *);
 int		 server_shutting_down(void);
 void		 server_set_shutdown(void);
+void		 crash_point(const char *);	/* tenantd.c */
 extern struct catalog *server_catalog;
 extern struct event_base *server_base;
 extern uint64_t server_start_ms;
@@ -427,6 +449,13 @@ extern uint64_t server_start_ms;
 /* export.c: per-tenant export as a file.  [loop] + worker */
 void		 export_start(struct http_req *, const char *, size_t, int);
 int		 export_init(void);
+
+/* rollout.c: fleet migrations.  [loop] + worker */
+void		 rollout_route(struct http_req *, const char *);
+void		 rollout_init(void);
+void		 rollout_tick(void);
+void		 rollout_shutdown(void);
+size_t		 rollout_running(void);
 
 /* admin.c: the JSON admin plane.  [loop] */
 void		 admin_route(struct http_req *, const char *, size_t);

@@ -121,10 +121,25 @@ worker_start(struct event_base *base, int n)
 	}
 }
 
-/* Queue j for a worker.  The caller has made sure its handle is free. */
+/*
+ * Queue j for a worker.  The caller has made sure its handle is free.
+ * After worker_stop() (done callbacks at shutdown) the job runs at once on
+ * the calling thread.
+ */
 void
 worker_push(struct job *j)
 {
+	if (workers == NULL && runq_stop) {
+		if (j->victim != NULL)
+			handle_close_db(j->victim);
+		if (j->run != NULL)
+			j->run(j);
+		if (j->h != NULL)
+			cache_job_done(j);
+		else
+			j->done(j);
+		return;
+	}
 	inflight++;
 	j->t_queued = time_mono_us();
 	pthread_mutex_lock(&runq_mtx);
