@@ -23,26 +23,37 @@ method_is(struct http_req *req, const char *m)
 	return (strcasecmp(req->method, m) == 0);
 }
 
-/* Find key in a query string and percent-decode its value (+ is space). */
-static int
-query_get(const char *query, const char *key, char *out, size_t size,
+/*
+ * Find key in a query string (untrusted) and decode its value: '+' is a
+ * space, then %XX escapes.  Returns 0 (with *found 0 or 1), or -1 for a
+ * malformed escape, an embedded NUL or a value longer than size - 1.
+ */
+int
+admin_query_get(const char *query, const char *key, char *out, size_t size,
     int *found)
 {
 	const char	*p = query, *amp, *eq;
 	size_t		 klen = strlen(key), n, i;
+	char		*tmp;
+	int		 rc;
 
 	*found = 0;
+	if (size == 0)
+		return (-1);
 	while (p != NULL && *p != '\0') {
 		amp = strchr(p, '&');
 		eq = strchr(p, '=');
 		if (eq != NULL && (amp == NULL || eq < amp) &&
 		    (size_t)(eq - p) == klen && strncmp(p, key, klen) == 0) {
 			n = amp ? (size_t)(amp - eq - 1) : strlen(eq + 1);
-			if (http_pct_decode(eq + 1, n, out, size - 1, &n) != 0)
-				return (-1);
+			tmp = xstrndup(eq + 1, n);
 			for (i = 0; i < n; i++)
-				if (out[i] == '+')
-					out[i] = ' ';
+				if (tmp[i] == '+')
+					tmp[i] = ' ';
+			rc = http_pct_decode(tmp, n, out, size - 1, &n);
+			free(tmp);
+			if (rc != 0)
+				return (-1);
 			out[n] = '\0';
 			if (strlen(out) != n)
 				return (-1);	/* embedded NUL */
@@ -68,21 +79,21 @@ tenants_list(struct http_req *req)
 	req->route = ROUTE_TENANTS_LIST;
 	prefix[0] = after[0] = '\0';
 	if (req->query != NULL) {
-		if (query_get(req->query, "prefix", prefix, sizeof prefix,
+		if (admin_query_get(req->query, "prefix", prefix, sizeof prefix,
 		    &found_p) != 0 || (found_p && prefix[0] != '\0' &&
 		    tid_error(prefix, strlen(prefix)) != NULL)) {
 			http_reply_error(req, 400, "BAD_REQUEST", "prefix: must "
 			    "be the start of a tenant id");
 			return;
 		}
-		if (query_get(req->query, "after", after, sizeof after,
+		if (admin_query_get(req->query, "after", after, sizeof after,
 		    &found_a) != 0 || (found_a && after[0] != '\0' &&
 		    tid_error(after, strlen(after)) != NULL)) {
 			http_reply_error(req, 400, "BAD_REQUEST", "after: must "
 			    "be a tenant id");
 			return;
 		}
-		if (query_get(req->query, "limit", limit_s, sizeof limit_s,
+		if (admin_query_get(req->query, "limit", limit_s, sizeof limit_s,
 		    &found_l) != 0) {
 			http_reply_error(req, 400, "BAD_REQUEST", "limit: must "
 			    "be a number from 1 to %d", LIST_MAX);
@@ -91,6 +102,7 @@ tenants_list(struct http_req *req)
 		if (found_l) {
 			limit = strtol(limit_s, &end, 10);
 			if (*limit_s == '\0' || *end != '\0' || limit < 1 ||
+			    strspn(limit_s, "0123456789") != strlen(limit_s) ||
 			    limit > LIST_MAX) {
 				http_reply_error(req, 400, "BAD_REQUEST", "limit: "
 				    "must be a number from 1 to %d", LIST_MAX);
@@ -119,55 +131,81 @@ tenants_list(struct http_req *req)
 	http_reply_json(req, 200, obj);
 }
 
+/*
+ * Parse a create body {"id": "...", "schema": "..." | null} (untrusted).
+ * Returns 0 with the id (TID_MAX + 1 bytes) and *schema: NULL when absent
+ * (use the default), "" for null (none), else schema_buf.  Returns -1
+ * (BAD_REQUEST) or -2 (INVALID_TENANT_ID) with a static *why.
+ */
+int
+admin_parse_create(const char *body, size_t len, char *id, size_t *idlen,
+    const char **schema, char *schema_buf, size_t schema_size,
+    const char **why)
+{
+	json_error_t	 jerr;
+	json_t		*root, *jid, *js;
+	const char	*s;
+	int		 ret = -1;
+
+	*schema = NULL;
+	*idlen = 0;
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL || !json_is_object(root)) {
+		*why = "body must be a JSON object like {\"id\": \"alice\", "
+		    "\"schema\": \"notes\"}";
+		goto out;
+	}
+	jid = json_object_get(root, "id");
+	if (!json_is_string(jid)) {
+		*why = "\"id\" must be a string";
+		goto out;
+	}
+	if ((*why = tid_error(json_string_value(jid),
+	    json_string_length(jid))) != NULL) {
+		ret = -2;
+		goto out;
+	}
+	*idlen = json_string_length(jid);
+	memcpy(id, json_string_value(jid), *idlen);
+	id[*idlen] = '\0';
+	js = json_object_get(root, "schema");
+	if (js != NULL && json_is_null(js))
+		*schema = "";
+	else if (js != NULL) {
+		s = json_string_value(js);
+		if (s == NULL || *s == '\0' || json_string_length(js) >
+		    MIGRATE_NAME_MAX || strlen(s) != json_string_length(js) ||
+		    strlen(s) >= schema_size) {
+			*why = "\"schema\" must be a schema name or null";
+			goto out;
+		}
+		memcpy(schema_buf, s, strlen(s) + 1);
+		*schema = schema_buf;
+	}
+	ret = 0;
+out:
+	if (root != NULL)
+		json_decref(root);
+	return (ret);
+}
+
 static void
 tenants_create(struct http_req *req)
 {
-	json_error_t	 jerr;
-	json_t		*body, *jid, *jschema;
-	const char	*id, *why, *schema = NULL;
-	size_t		 len;
+	char		 id[TID_MAX + 1], schema_buf[MIGRATE_NAME_MAX + 1];
+	const char	*schema, *why;
+	size_t		 idlen;
+	int		 rc;
 
 	req->route = ROUTE_TENANTS_CREATE;
-	body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
-	    &jerr);
-	if (body == NULL || !json_is_object(body)) {
-		if (body != NULL)
-			json_decref(body);
-		http_reply_error(req, 400, "BAD_REQUEST", "body must be a JSON "
-		    "object like {\"id\": \"alice\", \"schema\": \"notes\"}");
+	rc = admin_parse_create(req->body, req->body_len, id, &idlen, &schema,
+	    schema_buf, sizeof schema_buf, &why);
+	if (rc != 0) {
+		http_reply_error(req, 400, rc == -2 ? "INVALID_TENANT_ID" :
+		    "BAD_REQUEST", "%s", why);
 		return;
 	}
-	jid = json_object_get(body, "id");
-	if (!json_is_string(jid)) {
-		json_decref(body);
-		http_reply_error(req, 400, "BAD_REQUEST", "\"id\" must be a "
-		    "string");
-		return;
-	}
-	id = json_string_value(jid);
-	len = json_string_length(jid);
-	if ((why = tid_error(id, len)) != NULL) {
-		json_decref(body);
-		http_reply_error(req, 400, "INVALID_TENANT_ID", "%s", why);
-		return;
-	}
-	jschema = json_object_get(body, "schema");
-	if (jschema != NULL && json_is_null(jschema))
-		schema = "";
-	else if (jschema != NULL) {
-		if (!json_is_string(jschema) ||
-		    json_string_length(jschema) > MIGRATE_NAME_MAX ||
-		    strlen(json_string_value(jschema)) !=
-		    json_string_length(jschema)) {
-			json_decref(body);
-			http_reply_error(req, 400, "BAD_REQUEST", "\"schema\" "
-			    "must be a schema name");
-			return;
-		}
-		schema = json_string_value(jschema);
-	}
-	tenant_create(req, id, len, schema);
-	json_decref(body);
+	tenant_create(req, id, idlen, schema);
 }
 
 static void
@@ -248,7 +286,7 @@ export_route(struct http_req *req, const char *id, size_t len)
 		return;
 	}
 	format[0] = '\0';
-	if (req->query != NULL && query_get(req->query, "format", format,
+	if (req->query != NULL && admin_query_get(req->query, "format", format,
 	    sizeof format, &found) != 0)
 		found = -1;
 	if (found && strcmp(format, "sqlite") != 0 && strcmp(format, "sql") != 0) {

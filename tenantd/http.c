@@ -339,23 +339,39 @@ tchar(unsigned char ch)
 }
 
 /*
- * Parse the header block (NUL-terminated, CRLF lines, final blank line
- * already stripped) into req.  Returns 0, or an HTTP status with *msg.
+ * Parse a request's header block: len bytes at head (the final blank line
+ * already cut off, head[len] == NUL), parsed in place into req.  Every
+ * line must end in CRLF; a NUL byte, a bare CR or LF, a folded line, two
+ * Content-Length or two Host fields are refused, so what this parser sees
+ * is what any proxy in front of it sees (no request smuggling).
+ * Returns 0 with *content_length and *keepalive, or an HTTP status with a
+ * static *msg.  Pure: no globals, any thread (the fuzz target calls it).
  */
-static int
-parse_head(struct http_conn *c, char *head, struct http_req *req,
+int
+http_parse_request(char *head, size_t len, struct http_req *req,
+    size_t max_body, size_t *content_length, int *keepalive,
     const char **msg)
 {
 	char		*line, *next, *sp1, *sp2, *colon, *v, *end;
-	const char	*cl, *te, *conn;
+	const char	*cl, *conn;
 	unsigned long long n;
-	int		 minor;
+	int		 minor, i, count;
 
+	*content_length = 0;
+	*keepalive = 0;
+	if (strlen(head) != len) {
+		*msg = "NUL byte in the request header";
+		return (400);
+	}
 	if ((next = strstr(head, "\r\n")) != NULL) {
 		*next = '\0';
 		next += 2;
 	}
 	line = head;
+	if (strpbrk(line, "\r\n") != NULL) {
+		*msg = "bare CR or LF in the request line";
+		return (400);
+	}
 	if ((sp1 = strchr(line, ' ')) == NULL ||
 	    (sp2 = strchr(sp1 + 1, ' ')) == NULL) {
 		*msg = "malformed request line";
@@ -409,6 +425,10 @@ parse_head(struct http_conn *c, char *head, struct http_req *req,
 			*next = '\0';
 			next += 2;
 		}
+		if (strpbrk(line, "\r\n") != NULL) {
+			*msg = "bare CR or LF in a header line";
+			return (400);
+		}
 		if (*line == ' ' || *line == '\t') {
 			*msg = "folded header lines are not accepted";
 			return (400);
@@ -429,6 +449,11 @@ parse_head(struct http_conn *c, char *head, struct http_req *req,
 		end = v + strlen(v);
 		while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
 			*--end = '\0';
+		for (end = v; *end; end++)
+			if ((unsigned char)*end < 0x20 && *end != '\t') {
+				*msg = "control character in a header value";
+				return (400);
+			}
 		if (req->nheaders == HTTP_MAX_HEADERS) {
 			*msg = "too many header fields";
 			return (431);
@@ -437,15 +462,20 @@ parse_head(struct http_conn *c, char *head, struct http_req *req,
 		req->headers[req->nheaders].value = v;
 		req->nheaders++;
 	}
-	if ((te = http_header(req, "Transfer-Encoding")) != NULL) {
+	if (http_header(req, "Transfer-Encoding") != NULL) {
 		*msg = "chunked request bodies are not supported; send "
 		    "Content-Length";
 		return (501);
 	}
-	c->need = 0;
+	for (i = 0, count = 0; i < req->nheaders; i++)
+		if (strcasecmp(req->headers[i].name, "Host") == 0)
+			count++;
+	if (count > 1) {
+		*msg = "more than one Host header";
+		return (400);
+	}
 	if ((cl = http_header(req, "Content-Length")) != NULL) {
-		int i, count = 0;
-		for (i = 0; i < req->nheaders; i++)
+		for (i = 0, count = 0; i < req->nheaders; i++)
 			if (strcasecmp(req->headers[i].name,
 			    "Content-Length") == 0)
 				count++;
@@ -455,20 +485,18 @@ parse_head(struct http_conn *c, char *head, struct http_req *req,
 			return (400);
 		}
 		n = strtoull(cl, NULL, 10);
-		if (n > cfg.max_body) {
+		if (n > max_body) {
 			*msg = "request body is larger than the limit "
 			    "(--max-body)";
 			return (413);
 		}
-		c->need = (size_t)n;
+		*content_length = (size_t)n;
 	}
 	conn = http_header(req, "Connection");
 	if (minor == 0)
-		c->keepalive = conn != NULL && strcasecmp(conn, "keep-alive") == 0;
+		*keepalive = conn != NULL && strcasecmp(conn, "keep-alive") == 0;
 	else
-		c->keepalive = conn == NULL || strcasecmp(conn, "close") != 0;
-	if (server_shutting_down())
-		c->keepalive = 0;
+		*keepalive = conn == NULL || strcasecmp(conn, "close") != 0;
 	return (0);
 }
 
@@ -511,7 +539,11 @@ conn_process(struct http_conn *c)
 		req->tcp = c->tcp;
 		req->t_start = time_mono_us();
 		c->req = req;
-		if ((status = parse_head(c, c->head, req, &msg)) != 0) {
+		status = http_parse_request(c->head, headlen - 4, req,
+		    cfg.max_body, &c->need, &c->keepalive, &msg);
+		if (status == 0 && server_shutting_down())
+			c->keepalive = 0;
+		if (status != 0) {
 			conn_fail(c, status, status == 413 ? "BODY_TOO_LARGE" :
 			    status == 431 ? "HEADERS_TOO_LARGE" : status == 501 ?
 			    "NOT_IMPLEMENTED" : "BAD_REQUEST", msg);
@@ -576,6 +608,15 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	    evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
 		conn_fail(c, 408, "REQUEST_TIMEOUT", "request headers took too "
 		    "long");
+		return;
+	}
+	/* The client finished sending (half-close) while an answer is
+	 * still queued: send it, then close. */
+	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+		c->state = C_CLOSING;
+		bufferevent_disable(bev, EV_READ);
+		bufferevent_enable(bev, EV_WRITE);
 		return;
 	}
 	conn_free(c);

@@ -26,6 +26,39 @@
 
 #include "tenantd.h"
 
+/*
+ * Crash points for the crash-safety tests: TENANTD_CRASH_AT=NAME[:N] makes
+ * the daemon exit at once (as kill -9 would, nothing flushed) the Nth time
+ * (default the first) it reaches the step called NAME.  Any thread.
+ */
+void
+crash_point(const char *name)
+{
+	static const char	*at;
+	static size_t		 namelen;
+	static long		 after = 1;
+	static _Atomic long	 hits;
+	static int		 checked;
+	const char		*colon;
+
+	if (!checked) {
+		if ((at = getenv("TENANTD_CRASH_AT")) != NULL) {
+			colon = strchr(at, ':');
+			namelen = colon ? (size_t)(colon - at) : strlen(at);
+			if (colon != NULL)
+				after = strtol(colon + 1, NULL, 10);
+		}
+		checked = 1;
+	}
+	if (at == NULL || strlen(name) != namelen ||
+	    strncmp(at, name, namelen) != 0)
+		return;
+	if (++hits >= after) {
+		log_warnx("crash point %s reached: exiting as if killed", name);
+		_exit(137);
+	}
+}
+
 struct tenant_op {
 	struct job		 job;
 	struct http_req		*req;

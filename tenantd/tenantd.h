@@ -430,6 +430,8 @@ size_t		 http_conn_count(void);
 size_t		 http_inflight(void);
 int		 http_pct_decode(const char *, size_t, char *, size_t,
 		     size_t *);
+int		 http_parse_request(char *, size_t, struct http_req *, size_t,
+		     size_t *, int *, const char **);
 
 /* server.c: routing and the data plane.  [loop] */
 enum route {
@@ -441,7 +443,7 @@ enum route {
 void		 server_handle(struct http_req *);
 int		 server_shutting_down(void);
 void		 server_set_shutdown(void);
-void		 crash_point(const char *);	/* tenantd.c */
+void		 crash_point(const char *);	/* tenant.c */
 extern struct catalog *server_catalog;
 extern struct event_base *server_base;
 extern uint64_t server_start_ms;
@@ -459,6 +461,10 @@ size_t		 rollout_running(void);
 
 /* admin.c: the JSON admin plane.  [loop] */
 void		 admin_route(struct http_req *, const char *, size_t);
+int		 admin_query_get(const char *, const char *, char *, size_t,
+		     int *);
+int		 admin_parse_create(const char *, size_t, char *, size_t *,
+		     const char **, char *, size_t, const char **);
 
 /* metrics.c  [loop] */
 void		 metrics_request(int, int, uint64_t);

@@ -77,7 +77,7 @@ export async function startDaemon(args = []) {
     rmSync(ready, { force: true });
     const out = openSync(d.log, 'a');
     d.proc = spawn(TENANTD, ['-D', d.data, '--listen', '127.0.0.1:0', '--no-auth',
-      '--schemas', join(TOP_SRCDIR, 'schemas'), '--ready-file', ready, ...args],
+      '--schemas', join(TOP_SRCDIR, 'schemas'), '--ready-file', ready, ...d.args],
       { stdio: ['ignore', out, out] });
     d.exited = new Promise((resolve) => d.proc.on('exit', (code, sig) => resolve({ code, sig })));
     for (let i = 0; !existsSync(ready); i++) {

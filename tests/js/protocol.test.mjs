@@ -163,5 +163,18 @@ await run(async (t, keep) => {
   t.ok(/^HTTP\/1\.1 413/.test(out), 'an oversized Content-Length is refused before the body is read');
   out = await raw(d, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   t.ok((out.match(/HTTP\/1\.1 200/g) || []).length === 2, 'two pipelined requests on one connection both get answers');
+  // Request smuggling: what a proxy in front would read differently.
+  const smuggled = 'GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n';
+  for (const [what, head] of [
+    ['a NUL byte', `POST /health HTTP/1.1\r\nX-A: a\0b\r\nContent-Length: ${smuggled.length}\r\n\r\n`],
+    ['a bare LF', `POST /health HTTP/1.1\r\nX-A: a\nContent-Length: ${smuggled.length}\r\n\r\n`],
+    ['a bare CR', `POST /health HTTP/1.1\r\nX-A: a\rContent-Length: ${smuggled.length}\r\n\r\n`],
+    ['two Host headers', `POST /health HTTP/1.1\r\nHost: a\r\nHost: b\r\nContent-Length: ${smuggled.length}\r\n\r\n`],
+    ['two Content-Length headers', `POST /health HTTP/1.1\r\nContent-Length: 0\r\nContent-Length: ${smuggled.length}\r\n\r\n`],
+  ]) {
+    out = await raw(d, head + smuggled);
+    t.ok(/^HTTP\/1\.1 400/.test(out) && (out.match(/HTTP\/1\.1 /g) || []).length === 1,
+      `a header with ${what} gets 400 and nothing behind it is run`, out.slice(0, 200));
+  }
   t.is((await d.admin('GET', '/health')).status, 200, 'the daemon is still healthy');
 });
