@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "tenantd.h"
+#include "token.h"
 
 #define LIST_DEFAULT	100
 #define LIST_MAX	1000
@@ -240,9 +241,59 @@ schemas_json(void)
 	size_t		 i;
 
 	for (i = 0; (s = schema_at(i)) != NULL; i++)
-		json_array_append_new(arr, json_pack("{s:s,s:i}", "name",
-		    s->name, "latest", migrate_set_latest(s->set)));
+		json_array_append_new(arr, json_pack("{s:s,s:i,s:o}", "name",
+		    s->name, "latest", migrate_set_latest(s->set), "edited",
+		    s->edited[0] ? json_string(s->edited) : json_null()));
 	return (arr);
+}
+
+/*
+ * GET /v1/schemas/{name}: the files (version, file, checksum, down file)
+ * and how many tenants sit at each version (the catalog's index).
+ */
+static void
+schema_show(struct http_req *req, const char *name)
+{
+	const struct migrate_step	*st;
+	struct schema			*s;
+	json_t				*o, *files, *counts;
+	size_t				 n, total = 0;
+	int				 v, latest;
+	char				 key[16];
+
+	req->route = ROUTE_SCHEMAS;
+	if ((s = schema_get(name)) == NULL) {
+		http_reply_error(req, 404, "SCHEMA_NOT_FOUND", "there is no "
+		    "schema named \"%s\"", name);
+		return;
+	}
+	latest = migrate_set_latest(s->set);
+	files = json_array();
+	counts = json_object();
+	for (v = 1; v <= latest; v++) {
+		st = migrate_set_step(s->set, v);
+		json_array_append_new(files, json_pack("{s:i,s:s,s:s,s:o}",
+		    "version", v, "file", st->file, "checksum", st->checksum,
+		    "down", st->down_file ? json_string(st->down_file) :
+		    json_null()));
+	}
+	for (v = 0; v <= latest; v++) {
+		if (catalog_count_schema(server_catalog, s->name, v, &n) !=
+		    CATALOG_OK)
+			n = 0;
+		total += n;
+		snprintf(key, sizeof key, "%d", v);
+		json_object_set_new(counts, key, json_integer((json_int_t)n));
+	}
+	if (catalog_count_schema(server_catalog, s->name, -1, &n) ==
+	    CATALOG_OK && n > total)
+		json_object_set_new(counts, "other", json_integer((json_int_t)
+		    (n - total)));
+	o = json_pack("{s:s,s:i,s:o,s:o,s:o}", "name", s->name, "latest",
+	    latest, "edited", s->edited[0] ? json_string(s->edited) :
+	    json_null(), "files", files, "tenants_by_version", counts);
+	schema_unref(s);
+	http_reply_json(req, 200, o);
 }
 
 static void
@@ -295,6 +346,107 @@ export_route(struct http_req *req, const char *id, size_t len)
 		return;
 	}
 	export_start(req, id, len, found && strcmp(format, "sql") == 0);
+}
+
+/*
+ * POST /v1/tokens {"tenant": "alice" | null, "access": "rw" | "ro",
+ * "ttl": seconds | null}: a signed token; tenant null means an admin token.
+ */
+static void
+tokens_create(struct http_req *req)
+{
+	struct token_claims	 c;
+	struct tenant_rec	 rec;
+	json_error_t		 jerr;
+	json_t			*body, *jt, *ja, *jttl, *out;
+	const char		*tenant = NULL, *access = "rw", *why;
+	char			*tok, ts[40];
+	json_int_t		 ttl = 0;
+
+	req->route = ROUTE_TOKENS;
+	body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
+	    &jerr);
+	if (body == NULL || !json_is_object(body)) {
+		if (body != NULL)
+			json_decref(body);
+		http_reply_error(req, 400, "BAD_REQUEST", "body must be a JSON "
+		    "object like {\"tenant\": \"alice\", \"access\": \"ro\", "
+		    "\"ttl\": 3600}");
+		return;
+	}
+	memset(&c, 0, sizeof c);
+	jt = json_object_get(body, "tenant");
+	ja = json_object_get(body, "access");
+	jttl = json_object_get(body, "ttl");
+	if (jt != NULL && !json_is_null(jt)) {
+		if (!json_is_string(jt) || (why = tid_error(json_string_value(jt),
+		    json_string_length(jt))) != NULL) {
+			json_decref(body);
+			http_reply_error(req, 400, "INVALID_TENANT_ID", "tenant: %s",
+			    jt && json_is_string(jt) ? why : "must be a string");
+			return;
+		}
+		tenant = json_string_value(jt);
+	}
+	if (ja != NULL && !json_is_null(ja)) {
+		access = json_string_value(ja);
+		if (access == NULL || (strcmp(access, "ro") != 0 &&
+		    strcmp(access, "rw") != 0)) {
+			json_decref(body);
+			http_reply_error(req, 400, "BAD_REQUEST", "access: must be "
+			    "\"ro\" or \"rw\"");
+			return;
+		}
+	}
+	if (jttl != NULL && !json_is_null(jttl)) {
+		if (!json_is_integer(jttl) || json_integer_value(jttl) < 1 ||
+		    json_integer_value(jttl) > 10LL * 365 * 86400) {
+			json_decref(body);
+			http_reply_error(req, 400, "BAD_REQUEST", "ttl: must be a "
+			    "number of seconds (at most ten years)");
+			return;
+		}
+		ttl = json_integer_value(jttl);
+	}
+	if (tenant != NULL && catalog_get(server_catalog, tenant,
+	    strlen(tenant), &rec) != CATALOG_OK) {
+		http_reply_error(req, 404, "TENANT_NOT_FOUND", "no such tenant: %s",
+		    tenant);
+		json_decref(body);
+		return;
+	}
+	c.iat = (int64_t)(time_now_ms() / 1000);
+	c.exp = ttl > 0 ? c.iat + ttl : 0;
+	if (tenant == NULL)
+		c.kind = TOKEN_ADMIN;
+	else {
+		c.kind = strcmp(access, "ro") == 0 ? TOKEN_TENANT_RO :
+		    TOKEN_TENANT_RW;
+		strlcpy_x(c.tenant, tenant, sizeof c.tenant);
+	}
+	if ((tok = auth_sign(&c)) == NULL) {
+		json_decref(body);
+		http_reply_error(req, 500, "INTERNAL", "the token could not be "
+		    "signed");
+		return;
+	}
+	out = json_object();
+	json_object_set_new(out, "token", json_string(tok));
+	json_object_set_new(out, "tenant", tenant ? json_string(tenant) :
+	    json_null());
+	json_object_set_new(out, "access", json_string(tenant ? access :
+	    "admin"));
+	if (c.exp != 0) {
+		time_format_iso(c.exp * 1000, ts, sizeof ts);
+		json_object_set_new(out, "expires", json_string(ts));
+	} else
+		json_object_set_new(out, "expires", json_null());
+	log_info("token created: %s%s%s", tenant ? "tenant " : "admin",
+	    tenant ? tenant : "", tenant ? (strcmp(access, "ro") == 0 ?
+	    " (read-only)" : " (read-write)") : "");
+	free(tok);
+	json_decref(body);
+	http_reply_json(req, 201, out);
 }
 
 /* Route a request whose path starts with /v1. */
@@ -351,6 +503,24 @@ admin_route(struct http_req *req, const char *path, size_t len)
 	if (strcmp(path, "/v1/migrations") == 0 ||
 	    strncmp(path, "/v1/migrations/", 15) == 0) {
 		rollout_route(req, path + 14);
+		return;
+	}
+	if (strcmp(path, "/v1/tokens") == 0) {
+		if (!method_is(req, "POST")) {
+			req->route = ROUTE_TOKENS;
+			http_reply_error(req, 405, "METHOD_NOT_ALLOWED", "use POST");
+			return;
+		}
+		tokens_create(req);
+		return;
+	}
+	if (strncmp(path, "/v1/schemas/", 12) == 0) {
+		if (!method_is(req, "GET")) {
+			req->route = ROUTE_SCHEMAS;
+			http_reply_error(req, 405, "METHOD_NOT_ALLOWED", "use GET");
+			return;
+		}
+		schema_show(req, path + 12);
 		return;
 	}
 	if (strcmp(path, "/v1/schemas") == 0) {

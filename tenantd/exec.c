@@ -411,9 +411,23 @@ static void
 ro_txn_check(struct handle *h)
 {
 	if (h->ro_txn && sqlite3_get_autocommit(h->db)) {
-		internal_exec(h, "PRAGMA query_only=0");
+		if (!h->job_ro)
+			internal_exec(h, "PRAGMA query_only=0");
 		h->ro_txn = 0;
 	}
+}
+
+/*
+ * A read-only token's request: no statement may write while it runs
+ * (PRAGMA query_only, which tenant SQL cannot change).
+ */
+void
+exec_query_only(struct handle *h, int on)
+{
+	h->job_ro = on;
+	if (on || !h->ro_txn)
+		internal_exec(h, on ? "PRAGMA query_only=1" :
+		    "PRAGMA query_only=0");
 }
 
 /* BEGIN [TRANSACTION] READONLY [;] in any case and spacing. */

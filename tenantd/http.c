@@ -160,6 +160,7 @@ http_header(struct http_req *req, const char *name)
 static void
 req_free(struct http_req *req)
 {
+	free(req->claims);
 	free(req->body);
 	free(req);
 }

@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "tenantd.h"
+#include "token.h"
 
 struct catalog		*server_catalog;
 struct event_base	*server_base;
@@ -70,8 +71,12 @@ pipeline_run(struct job *j)
 		tenant_migrate_on_open(h);
 	}
 	buf_init(&pj->out, 512);
+	if (j->readonly)
+		exec_query_only(h, 1);
 	exec_pipeline(h, &pj->p, pj->s ? &pj->s->sql : &pj->tmp, &pj->out,
 	    &pj->closed, &pj->in_txn);
+	if (j->readonly)
+		exec_query_only(h, 0);
 	j->status = 200;
 }
 
@@ -174,6 +179,7 @@ pipeline_start(struct http_req *req, const char *tid, size_t tidlen,
 	}
 	pj->job.run = pipeline_run;
 	pj->job.done = pipeline_done;
+	pj->job.readonly = req->readonly;
 	if (cache_dispatch(&pj->job, &code, &msg) != 0)
 		pipeline_refused(pj, code, msg);
 }
@@ -222,6 +228,17 @@ data_route(struct http_req *req, const char *tid, size_t tidlen,
 {
 	static const char hello[] = "Hello, this is HTTP API v2 (Hrana over "
 	    "HTTP)\n";
+	int	access;
+
+	if (req->claims != NULL && !req->admin && tidlen > 0) {
+		access = token_access(req->claims, tid, tidlen);
+		if (access == TOKEN_ACCESS_NONE) {
+			http_reply_error(req, 403, "FORBIDDEN", "the token does "
+			    "not grant access to tenant %.*s", (int)tidlen, tid);
+			return;
+		}
+		req->readonly = access == TOKEN_ACCESS_RO;
+	}
 
 	if (strcmp(rest, "/v2/pipeline") == 0) {
 		pipeline_start(req, tid, tidlen, 2);
@@ -288,9 +305,26 @@ server_handle(struct http_req *req)
 		serve_health(req);
 		return;
 	}
+	req->admin = 1;
+	if (req->tcp && !cfg.no_auth) {
+		int	status;
+
+		req->claims = xcalloc(1, sizeof *req->claims);
+		if ((status = auth_check(req, req->claims, &why)) != 0) {
+			http_reply_error(req, status, "UNAUTHORIZED", "%s", why);
+			return;
+		}
+		req->admin = req->claims->kind == TOKEN_ADMIN;
+	}
 	if (shutting_down) {
 		http_reply_error(req, 503, "UNAVAILABLE", "tenantd is shutting "
 		    "down");
+		return;
+	}
+	if (!req->admin && (strcmp(path, "/metrics") == 0 ||
+	    strncmp(path, "/v1", 3) == 0)) {
+		http_reply_error(req, 403, "FORBIDDEN", "a tenant token reaches "
+		    "only its tenant's data; the admin API needs an admin token");
 		return;
 	}
 	if (strcmp(path, "/metrics") == 0) {

@@ -169,6 +169,8 @@ main(int argc, char **argv)
 	}
 	if ((lockfd = lock_data_dir()) == -1)
 		return (1);
+	if (auth_init() != 0)
+		return (1);
 
 	sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
@@ -212,8 +214,13 @@ main(int argc, char **argv)
 		if (http_listen_tcp(server_base, cfg.listen, server_handle,
 		    bound, sizeof bound) != 0)
 			return (1);
-		log_warnx("TCP %s: requests are not authenticated; keep it on "
-		    "a trusted address", bound);
+		if (cfg.no_auth)
+			log_warnx("TCP %s: --no-auth: no token needed, anyone "
+			    "who can reach it has full access; for local "
+			    "development only", bound);
+		else
+			log_info("TCP %s: bearer tokens required (tenantctl "
+			    "token create)", bound);
 	}
 	for (i = 0; signos[i] != 0; i++) {
 		sigs[i] = evsignal_new(server_base, signos[i], sig_cb, NULL);
@@ -249,6 +256,7 @@ main(int argc, char **argv)
 		event_free(sigs[i]);
 	event_free(tick_ev);
 	event_base_free(server_base);
+	auth_shutdown();
 	close(lockfd);
 	log_info("tenantd: stopped");
 	return (0);

@@ -281,6 +281,7 @@ struct job {
 	struct handle		*victim;	/* [const] close first */
 	uint64_t		 stream_id;	/* 0: none */
 	int			 force;		/* runs despite an owner */
+	int			 readonly;	/* [const] query_only */
 	int			 front;		/* queue ahead of others */
 	job_cb			 run;		/* [worker] */
 	job_cb			 done;		/* [loop] */
@@ -319,6 +320,7 @@ struct handle {
 	int			 ro_txn;	/* [worker] READONLY txn */
 	int			 deleted;	/* [worker] files removed */
 	int			 internal;	/* [worker] our own SQL runs */
+	int			 job_ro;	/* [worker] read-only token */
 	struct job_list		 jobs;		/* [loop] queued */
 	struct job		*running;	/* [loop] */
 	uint64_t		 owner;		/* [loop] stream in txn */
@@ -357,6 +359,7 @@ void		 exec_pipeline(struct handle *, struct hrana_pipeline *,
 		     struct sqlstore *, struct buf *, int *, int *);
 void		 exec_rollback(struct handle *);
 int		 exec_migrate(struct handle *, int *, struct migrate_error *);
+void		 exec_query_only(struct handle *, int);
 int		 exec_create_db(const char *, const struct migrate_set *,
 		     int *, char *, size_t);
 const char	*exec_code_name(int);
@@ -408,6 +411,9 @@ struct http_req {
 	int			 route;		/* metrics label */
 	int			 tcp;		/* came in over TCP */
 	int			 replied;
+	int			 admin;		/* may use the admin plane */
+	int			 readonly;	/* data plane: reads only */
+	struct token_claims	*claims;	/* TCP token, NULL if none */
 };
 typedef void (*http_handler)(struct http_req *);
 int		 http_listen_unix(struct event_base *, const char *,
@@ -433,12 +439,20 @@ int		 http_pct_decode(const char *, size_t, char *, size_t,
 int		 http_parse_request(char *, size_t, struct http_req *, size_t,
 		     size_t *, int *, const char **);
 
+/* auth.c: bearer tokens on TCP.  [loop] */
+struct token_claims;
+int		 auth_init(void);
+void		 auth_shutdown(void);
+int		 auth_check(struct http_req *, struct token_claims *,
+		     const char **);
+char		*auth_sign(const struct token_claims *);
+
 /* server.c: routing and the data plane.  [loop] */
 enum route {
 	ROUTE_OTHER, ROUTE_HEALTH, ROUTE_METRICS, ROUTE_STATUS, ROUTE_SCHEMAS,
 	ROUTE_TENANTS_CREATE, ROUTE_TENANTS_LIST, ROUTE_TENANTS_GET,
 	ROUTE_TENANTS_DELETE, ROUTE_PIPELINE, ROUTE_VERSION, ROUTE_EXPORT,
-	ROUTE_MIGRATIONS, ROUTE__MAX
+	ROUTE_MIGRATIONS, ROUTE_TOKENS, ROUTE__MAX
 };
 void		 server_handle(struct http_req *);
 int		 server_shutting_down(void);

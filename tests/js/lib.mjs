@@ -5,6 +5,7 @@
 // so tests never share state and never race for ports.  Waiting polls the
 // ready file with a generous bound: no test depends on machine speed.
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { mkdtempSync, existsSync, readFileSync, rmSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -76,8 +77,10 @@ export async function startDaemon(args = []) {
     const ready = join(tmp, 'ready');
     rmSync(ready, { force: true });
     const out = openSync(d.log, 'a');
-    d.proc = spawn(TENANTD, ['-D', d.data, '--listen', '127.0.0.1:0', '--no-auth',
-      '--schemas', join(TOP_SRCDIR, 'schemas'), '--ready-file', ready, ...d.args],
+    // 'AUTH' in args: require tokens on TCP (no --no-auth).
+    const auth = d.args.includes('AUTH');
+    d.proc = spawn(TENANTD, ['-D', d.data, '--listen', '127.0.0.1:0', ...(auth ? [] : ['--no-auth']),
+      '--schemas', join(TOP_SRCDIR, 'schemas'), '--ready-file', ready, ...d.args.filter((a) => a !== 'AUTH')],
       { stdio: ['ignore', out, out] });
     d.exited = new Promise((resolve) => d.proc.on('exit', (code, sig) => resolve({ code, sig })));
     for (let i = 0; !existsSync(ready); i++) {
@@ -120,6 +123,24 @@ export async function startDaemon(args = []) {
     try { json = JSON.parse(text); } catch { /* not JSON */ }
     return { status: r.status, body: json, text, type: r.headers.get('content-type') };
   };
+  // Admin API call over the unix socket (no token needed there).
+  d.unix = (method, path, body) => new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request({ socketPath: join(d.data, 'tenantd.sock'), method, path,
+      headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {} }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => {
+        let json = null;
+        try { json = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode, body: json, text });
+      });
+    });
+    req.on('error', reject);
+    if (data) req.write(data);
+    req.end();
+  });
   d.metrics = async () => {
     const text = await (await fetch(d.url + '/metrics')).text();
     const m = {};
