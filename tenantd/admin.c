@@ -449,6 +449,33 @@ tokens_create(struct http_req *req)
 	http_reply_json(req, 201, out);
 }
 
+static void
+import_route(struct http_req *req, const char *id, size_t len)
+{
+	char	replace[8], schema[MIGRATE_NAME_MAX + 2];
+	int	found_r = 0, found_s = 0;
+
+	req->route = ROUTE_IMPORT;
+	if (!method_is(req, "PUT")) {
+		http_reply_error(req, 405, "METHOD_NOT_ALLOWED", "use PUT with "
+		    "the file as the body");
+		return;
+	}
+	replace[0] = schema[0] = '\0';
+	if (req->query != NULL && (admin_query_get(req->query, "replace",
+	    replace, sizeof replace, &found_r) != 0 ||
+	    admin_query_get(req->query, "schema", schema, sizeof schema,
+	    &found_s) != 0 || (found_r && strcmp(replace, "true") != 0 &&
+	    strcmp(replace, "false") != 0) || strlen(schema) >
+	    MIGRATE_NAME_MAX)) {
+		http_reply_error(req, 400, "BAD_REQUEST", "query: replace must be "
+		    "true or false, schema a schema name (or empty for none)");
+		return;
+	}
+	import_start(req, id, len, found_r && strcmp(replace, "true") == 0,
+	    found_s ? schema : NULL);
+}
+
 /* Route a request whose path starts with /v1. */
 void
 admin_route(struct http_req *req, const char *path, size_t len)
@@ -472,7 +499,7 @@ admin_route(struct http_req *req, const char *path, size_t len)
 		const char *sub;
 		rest = path + 12;
 		if ((sub = strchr(rest, '/')) != NULL &&
-		    strcmp(sub, "/export") != 0) {
+		    strcmp(sub, "/export") != 0 && strcmp(sub, "/import") != 0) {
 			http_reply_error(req, 404, "NOT_FOUND", "no such route");
 			return;
 		}
@@ -484,6 +511,10 @@ admin_route(struct http_req *req, const char *path, size_t len)
 		}
 		if ((why = tid_error(id, idlen)) != NULL) {
 			http_reply_error(req, 400, "INVALID_TENANT_ID", "%s", why);
+			return;
+		}
+		if (sub != NULL && strcmp(sub, "/import") == 0) {
+			import_route(req, id, idlen);
 			return;
 		}
 		if (sub != NULL) {

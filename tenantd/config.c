@@ -32,6 +32,7 @@ config_defaults(void)
 	cfg.max_open = 0;		/* from the fd limit */
 	cfg.workers = 0;		/* from the core count */
 	cfg.max_body = 8u << 20;
+	cfg.max_import = (size_t)1 << 30;
 	cfg.max_response = 16u << 20;
 	cfg.stream_timeout_s = 10;
 	cfg.handle_wait_ms = 5000;
@@ -56,6 +57,7 @@ config_usage(void)
 "      --workers N          SQLite worker threads (default: 2 per core, at least 4)\n"
 "      --max-body BYTES     request body limit (default 8 MiB)\n"
 "      --max-response BYTES result size limit per statement (default 16 MiB)\n"
+"      --max-import BYTES   largest tenant file or dump to import (default 1 GiB)\n"
 "      --stream-timeout S   idle Hrana stream expiry (default 10)\n"
 "      --handle-wait-ms MS  how long a request waits for a free handle (5000)\n"
 "      --busy-timeout MS    SQLite busy timeout (default 5000)\n"
@@ -139,7 +141,7 @@ config_parse(int argc, char **argv)
 {
 	enum { O_SOCKGROUP = 256, O_SCHEMAS, O_DEFSCHEMA, O_MAXOPEN, O_WORKERS,
 	    O_MAXBODY, O_MAXRESP, O_STREAMTO, O_HWAIT, O_BUSY, O_SYNC, O_CACHE,
-	    O_HTTPTO, O_MAXCONNS, O_NOAUTH, O_READY };
+	    O_HTTPTO, O_MAXCONNS, O_NOAUTH, O_READY, O_MAXIMPORT };
 	static const struct option longopts[] = {
 		{ "data-dir", required_argument, NULL, 'D' },
 		{ "socket", required_argument, NULL, 's' },
@@ -151,6 +153,7 @@ config_parse(int argc, char **argv)
 		{ "workers", required_argument, NULL, O_WORKERS },
 		{ "max-body", required_argument, NULL, O_MAXBODY },
 		{ "max-response", required_argument, NULL, O_MAXRESP },
+		{ "max-import", required_argument, NULL, O_MAXIMPORT },
 		{ "stream-timeout", required_argument, NULL, O_STREAMTO },
 		{ "handle-wait-ms", required_argument, NULL, O_HWAIT },
 		{ "busy-timeout", required_argument, NULL, O_BUSY },
@@ -210,6 +213,12 @@ config_parse(int argc, char **argv)
 			    &v))
 				return (-1);
 			cfg.max_response = (size_t)v;
+			break;
+		case O_MAXIMPORT:
+			if (parse_num("--max-import", optarg, 1024, 1LL << 40,
+			    &v))
+				return (-1);
+			cfg.max_import = (size_t)v;
 			break;
 		case O_STREAMTO:
 			if (parse_num("--stream-timeout", optarg, 1, 86400, &v))

@@ -23,6 +23,7 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <netdb.h>
 #include <stdlib.h>
@@ -41,6 +42,8 @@ enum { C_HEAD, C_BODY, C_BUSY, C_CLOSING };
 
 struct http_conn {
 	TAILQ_ENTRY(http_conn)	 entry;
+	int			 to_file;	/* body goes to a temp file */
+	size_t			 written;
 	struct bufferevent	*bev;
 	int			 state;
 	int			 tcp;
@@ -61,6 +64,7 @@ struct http_listener {
 static struct http_listener	 listeners[8];
 static int			 nlisteners;
 static http_handler		 handler;
+static http_body_policy		 body_policy;
 static struct event_base	*http_base;
 static size_t			 nconns;
 static TAILQ_HEAD(, http_conn)	 conns = TAILQ_HEAD_INITIALIZER(conns);
@@ -68,6 +72,33 @@ static size_t			 ninflight;
 static uint64_t			 next_reqid;
 
 static void	conn_process(struct http_conn *);
+
+/* Open DATA/tmp/upload-<id> for the request's body. */
+static int
+http_body_file_open(struct http_conn *c)
+{
+	struct http_req	*req = c->req;
+
+	xasprintf(&req->body_path, "%s/tmp/upload-%llu", cfg.data_dir,
+	    (unsigned long long)req->id);
+	req->body_fd = open(req->body_path, O_RDWR | O_CREAT | O_TRUNC |
+	    O_CLOEXEC, 0600);
+	if (req->body_fd == -1) {
+		log_warn("%s", req->body_path);
+		free(req->body_path);
+		req->body_path = NULL;
+		return (-1);
+	}
+	c->written = 0;
+	return (0);
+}
+
+/* Which requests stream their body to a file (set once by the server). */
+void
+http_set_body_policy(http_body_policy p)
+{
+	body_policy = p;
+}
 static void	conn_free(struct http_conn *);
 
 static const char *
@@ -160,6 +191,12 @@ http_header(struct http_req *req, const char *name)
 static void
 req_free(struct http_req *req)
 {
+	if (req->body_fd != -1 && req->body_fd != 0)
+		close(req->body_fd);
+	if (req->body_path != NULL) {
+		unlink(req->body_path);
+		free(req->body_path);
+	}
 	free(req->claims);
 	free(req->body);
 	free(req);
@@ -535,13 +572,34 @@ conn_process(struct http_conn *c)
 		evbuffer_remove(in, c->head, headlen);
 		c->head[headlen - 4] = '\0';
 		req = xcalloc(1, sizeof *req);
+		req->body_fd = -1;
+		c->to_file = 0;
 		req->conn = c;
 		req->id = ++next_reqid;
 		req->tcp = c->tcp;
 		req->t_start = time_mono_us();
 		c->req = req;
 		status = http_parse_request(c->head, headlen - 4, req,
-		    cfg.max_body, &c->need, &c->keepalive, &msg);
+		    cfg.max_body > cfg.max_import ? cfg.max_body :
+		    cfg.max_import, &c->need, &c->keepalive, &msg);
+		if (status == 0) {
+			/* Large uploads go to a file, within their own cap. */
+			size_t limit = cfg.max_body;
+			if (body_policy != NULL && body_policy(req)) {
+				limit = cfg.max_import;
+				c->to_file = 1;
+			}
+			if (c->need > limit) {
+				status = 413;
+				msg = "request body is larger than the limit "
+				    "(--max-body, or --max-import for imports)";
+			}
+		}
+		if (status == 0 && c->to_file && http_body_file_open(c) != 0) {
+			conn_fail(c, 507, "INSUFFICIENT_STORAGE", "cannot store "
+			    "the upload");
+			return;
+		}
 		if (status == 0 && server_shutting_down())
 			c->keepalive = 0;
 		if (status != 0) {
@@ -556,6 +614,35 @@ conn_process(struct http_conn *c)
 			evbuffer_add_printf(bufferevent_get_output(c->bev),
 			    "HTTP/1.1 100 Continue\r\n\r\n");
 		c->state = C_BODY;
+	}
+	if (c->state == C_BODY && c->to_file) {
+		/* Move what has arrived into the file (page cache; the
+		 * worker that uses it fsyncs). */
+		while (c->written < c->need && evbuffer_get_length(in) > 0) {
+			size_t	 want = c->need - c->written;
+			int	 n;
+
+			if (want > evbuffer_get_length(in))
+				want = evbuffer_get_length(in);
+			n = evbuffer_write_atmost(in, c->req->body_fd,
+			    (ev_ssize_t)want);
+			if (n <= 0) {
+				conn_fail(c, 507, "INSUFFICIENT_STORAGE", "cannot "
+				    "store the upload (disk full?)");
+				return;
+			}
+			c->written += (size_t)n;
+		}
+		if (c->written < c->need)
+			return;
+		req = c->req;
+		req->body = xstrdup("");
+		req->body_len = c->need;
+		c->state = C_BUSY;
+		bufferevent_disable(c->bev, EV_READ);
+		ninflight++;
+		handler(req);
+		return;
 	}
 	if (c->state == C_BODY) {
 		if (evbuffer_get_length(in) < c->need)

@@ -293,6 +293,20 @@ serve_metrics(struct http_req *req)
 	http_reply_buf(req, 200, "text/plain; version=0.0.4", &b);
 }
 
+/* Uploads that go to a file instead of memory: tenant imports. */
+int
+server_body_policy(struct http_req *req)
+{
+	const char	*p = req->path, *slash;
+
+	if (strcasecmp(req->method, "PUT") != 0 ||
+	    strncmp(p, "/v1/tenants/", 12) != 0)
+		return (0);
+	slash = strchr(p + 12, '/');
+	return (slash != NULL && slash > p + 12 &&
+	    strcmp(slash, "/import") == 0);
+}
+
 /* The one entry point for every parsed request.  Loop. */
 void
 server_handle(struct http_req *req)

@@ -206,6 +206,7 @@ main(int argc, char **argv)
 	worker_start(server_base, cfg.workers);
 	rollout_init();
 
+	http_set_body_policy(server_body_policy);
 	if (http_listen_unix(server_base, cfg.socket_path, cfg.socket_group,
 	    server_handle) != 0)
 		return (1);

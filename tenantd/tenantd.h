@@ -46,6 +46,7 @@ struct config {
 	int		 max_open;
 	int		 workers;
 	size_t		 max_body;
+	size_t		 max_import;
 	size_t		 max_response;
 	int		 stream_timeout_s;
 	int		 handle_wait_ms;
@@ -407,6 +408,8 @@ struct http_req {
 	int			 nheaders;
 	char			*body;
 	size_t			 body_len;
+	int			 body_fd;	/* upload in a file, or -1 */
+	char			*body_path;	/* removed when req is freed */
 	uint64_t		 t_start;
 	int			 route;		/* metrics label */
 	int			 tcp;		/* came in over TCP */
@@ -416,6 +419,8 @@ struct http_req {
 	struct token_claims	*claims;	/* TCP token, NULL if none */
 };
 typedef void (*http_handler)(struct http_req *);
+typedef int (*http_body_policy)(struct http_req *);
+void		 http_set_body_policy(http_body_policy);
 int		 http_listen_unix(struct event_base *, const char *,
 		     const char *, http_handler);
 int		 http_listen_tcp(struct event_base *, const char *,
@@ -452,9 +457,10 @@ enum route {
 	ROUTE_OTHER, ROUTE_HEALTH, ROUTE_METRICS, ROUTE_STATUS, ROUTE_SCHEMAS,
 	ROUTE_TENANTS_CREATE, ROUTE_TENANTS_LIST, ROUTE_TENANTS_GET,
 	ROUTE_TENANTS_DELETE, ROUTE_PIPELINE, ROUTE_VERSION, ROUTE_EXPORT,
-	ROUTE_MIGRATIONS, ROUTE_TOKENS, ROUTE__MAX
+	ROUTE_MIGRATIONS, ROUTE_TOKENS, ROUTE_IMPORT, ROUTE__MAX
 };
 void		 server_handle(struct http_req *);
+int		 server_body_policy(struct http_req *);
 int		 server_shutting_down(void);
 void		 server_set_shutdown(void);
 void		 crash_point(const char *);	/* tenant.c */
@@ -465,6 +471,10 @@ extern uint64_t server_start_ms;
 /* export.c: per-tenant export as a file.  [loop] + worker */
 void		 export_start(struct http_req *, const char *, size_t, int);
 int		 export_init(void);
+
+/* import.c: per-tenant import of a file or dump.  [loop] + worker */
+void		 import_start(struct http_req *, const char *, size_t, int,
+		     const char *);
 
 /* rollout.c: fleet migrations.  [loop] + worker */
 void		 rollout_route(struct http_req *, const char *);
