@@ -33,6 +33,8 @@ config_defaults(void)
 	cfg.workers = 0;		/* from the core count */
 	cfg.max_body = 8u << 20;
 	cfg.max_import = (size_t)1 << 30;
+	cfg.max_tenant_bytes = (uint64_t)1 << 30;
+	cfg.stmt_timeout_ms = 5000;
 	cfg.max_response = 16u << 20;
 	cfg.stream_timeout_s = 10;
 	cfg.handle_wait_ms = 5000;
@@ -58,6 +60,8 @@ config_usage(void)
 "      --max-body BYTES     request body limit (default 8 MiB)\n"
 "      --max-response BYTES result size limit per statement (default 16 MiB)\n"
 "      --max-import BYTES   largest tenant file or dump to import (default 1 GiB)\n"
+"      --max-tenant-size BYTES  size quota of one tenant database (default 1 GiB)\n"
+"      --statement-timeout MS   longest a tenant statement may run (default 5000)\n"
 "      --stream-timeout S   idle Hrana stream expiry (default 10)\n"
 "      --handle-wait-ms MS  how long a request waits for a free handle (5000)\n"
 "      --busy-timeout MS    SQLite busy timeout (default 5000)\n"
@@ -141,7 +145,8 @@ config_parse(int argc, char **argv)
 {
 	enum { O_SOCKGROUP = 256, O_SCHEMAS, O_DEFSCHEMA, O_MAXOPEN, O_WORKERS,
 	    O_MAXBODY, O_MAXRESP, O_STREAMTO, O_HWAIT, O_BUSY, O_SYNC, O_CACHE,
-	    O_HTTPTO, O_MAXCONNS, O_NOAUTH, O_READY, O_MAXIMPORT };
+	    O_HTTPTO, O_MAXCONNS, O_NOAUTH, O_READY, O_MAXIMPORT, O_MAXTENANT,
+	    O_STMTTO };
 	static const struct option longopts[] = {
 		{ "data-dir", required_argument, NULL, 'D' },
 		{ "socket", required_argument, NULL, 's' },
@@ -154,6 +159,8 @@ config_parse(int argc, char **argv)
 		{ "max-body", required_argument, NULL, O_MAXBODY },
 		{ "max-response", required_argument, NULL, O_MAXRESP },
 		{ "max-import", required_argument, NULL, O_MAXIMPORT },
+		{ "max-tenant-size", required_argument, NULL, O_MAXTENANT },
+		{ "statement-timeout", required_argument, NULL, O_STMTTO },
 		{ "stream-timeout", required_argument, NULL, O_STREAMTO },
 		{ "handle-wait-ms", required_argument, NULL, O_HWAIT },
 		{ "busy-timeout", required_argument, NULL, O_BUSY },
@@ -219,6 +226,18 @@ config_parse(int argc, char **argv)
 			    &v))
 				return (-1);
 			cfg.max_import = (size_t)v;
+			break;
+		case O_MAXTENANT:
+			if (parse_num("--max-tenant-size", optarg, 65536,
+			    1LL << 44, &v))
+				return (-1);
+			cfg.max_tenant_bytes = (uint64_t)v;
+			break;
+		case O_STMTTO:
+			if (parse_num("--statement-timeout", optarg, 10, 3600000,
+			    &v))
+				return (-1);
+			cfg.stmt_timeout_ms = (int)v;
 			break;
 		case O_STREAMTO:
 			if (parse_num("--stream-timeout", optarg, 1, 86400, &v))

@@ -37,6 +37,31 @@ xerr_sqlite(struct xerr *e, sqlite3 *db, int rc)
 	e->code = exec_code_name(rc);
 }
 
+/*
+ * An error from stepping a statement, with clearer codes for the limits
+ * the sandbox sets: a timeout and a full tenant.
+ */
+static void
+exec_error(struct xerr *e, struct handle *h, int rc)
+{
+	if ((rc & 0xff) == SQLITE_INTERRUPT) {
+		snprintf(e->msg, sizeof e->msg, "the statement ran longer than "
+		    "%d ms and was stopped (--statement-timeout)",
+		    cfg.stmt_timeout_ms);
+		e->code = "QUERY_TIMEOUT";
+		return;
+	}
+	xerr_sqlite(e, h->db, rc);
+	if ((rc & 0xff) == SQLITE_FULL) {
+		snprintf(e->msg, sizeof e->msg, "the tenant is full: its "
+		    "database reached the size quota of %llu bytes, or the "
+		    "disk is full (SQLite: %s)",
+		    (unsigned long long)cfg.max_tenant_bytes,
+		    sqlite3_errmsg(h->db));
+		e->code = "SQLITE_FULL";
+	}
+}
+
 /* "SQLITE_CONSTRAINT" etc. for a (possibly extended) result code. */
 const char *
 exec_code_name(int rc)
@@ -70,6 +95,42 @@ exec_code_name(int rc)
 }
 
 /*
+ * PRAGMAs tenant SQL may run.  Reading is allowed for everything but the
+ * few that name files or reveal the host; setting is allowed only for the
+ * settings a client legitimately changes (the JS client's migrate() turns
+ * foreign_keys off and on).  Journaling, locking, writable_schema,
+ * user_version, query_only, max_page_count (the size quota), mmap and
+ * cache sizes, and anything naming a file or directory stay ours.
+ */
+static int
+exec_pragma_allowed(const char *name, const char *arg)
+{
+	static const char *settable[] = { "foreign_keys", "defer_foreign_keys",
+	    "recursive_triggers", "reverse_unordered_selects",
+	    "automatic_index", "case_sensitive_like", "legacy_alter_table",
+	    "optimize", "analysis_limit", "foreign_key_check",
+	    "integrity_check", "quick_check", "table_info", "table_xinfo",
+	    "index_info", "index_xinfo", "index_list", "foreign_key_list",
+	    "function_list" , NULL };
+	static const char *hidden[] = { "database_list",
+	    "temp_store_directory", "data_store_directory", "module_list",
+	    "pragma_list", "compile_options", NULL };
+	size_t	i;
+
+	if (name == NULL)
+		return (0);
+	for (i = 0; hidden[i] != NULL; i++)
+		if (strcasecmp(name, hidden[i]) == 0)
+			return (0);
+	if (arg == NULL)
+		return (1);
+	for (i = 0; settable[i] != NULL; i++)
+		if (strcasecmp(name, settable[i]) == 0)
+			return (1);
+	return (0);
+}
+
+/*
  * The tenant sandbox's first layer: tenant SQL may not attach other files
  * or touch the migration record.  (Trusted paths, migrations and import,
  * use connections without this authorizer.)
@@ -95,18 +156,64 @@ exec_authorizer(void *arg, int action, const char *a, const char *b,
 			return (SQLITE_DENY);
 		break;
 	case SQLITE_PRAGMA:
-		if (a != NULL && b != NULL && (strcasecmp(a, "journal_mode") == 0 ||
-		    strcasecmp(a, "locking_mode") == 0 ||
-		    strcasecmp(a, "writable_schema") == 0 ||
-		    strcasecmp(a, "user_version") == 0 ||
-		    strcasecmp(a, "query_only") == 0 ||
-		    strcasecmp(a, "mmap_size") == 0 ||
-		    strcasecmp(a, "temp_store_directory") == 0 ||
-		    strcasecmp(a, "data_store_directory") == 0))
+		return (exec_pragma_allowed(a, b) ? SQLITE_OK : SQLITE_DENY);
+	case SQLITE_FUNCTION:
+		/* fts3_tokenizer() hands out and takes raw pointers. */
+		if (b != NULL && (strcasecmp(b, "fts3_tokenizer") == 0 ||
+		    strcasecmp(b, "load_extension") == 0))
 			return (SQLITE_DENY);
 		break;
 	}
 	return (SQLITE_OK);
+}
+
+/*
+ * Tight limits for tenant connections: no attached files, shallow
+ * expressions and triggers, bounded strings, blobs and SQL text.
+ */
+static void
+exec_limits(sqlite3 *db)
+{
+	sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
+	sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 16 * 1024 * 1024);
+	sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, 1024 * 1024);
+	sqlite3_limit(db, SQLITE_LIMIT_COLUMN, 2000);
+	sqlite3_limit(db, SQLITE_LIMIT_EXPR_DEPTH, 200);
+	sqlite3_limit(db, SQLITE_LIMIT_COMPOUND_SELECT, 100);
+	sqlite3_limit(db, SQLITE_LIMIT_VDBE_OP, 250000);
+	sqlite3_limit(db, SQLITE_LIMIT_FUNCTION_ARG, 64);
+	sqlite3_limit(db, SQLITE_LIMIT_LIKE_PATTERN_LENGTH, 10000);
+	sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, 32766);
+	sqlite3_limit(db, SQLITE_LIMIT_TRIGGER_DEPTH, 32);
+	sqlite3_limit(db, SQLITE_LIMIT_WORKER_THREADS, 0);
+}
+
+/* The size quota (--max-tenant-size) as a page count. */
+static int
+exec_quota(sqlite3 *db)
+{
+	sqlite3_stmt	*st;
+	char		 sql[64];
+	long long	 psz = 4096;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return (-1);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0)
+		psz = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	snprintf(sql, sizeof sql, "PRAGMA max_page_count=%llu",
+	    (unsigned long long)(cfg.max_tenant_bytes / (uint64_t)psz));
+	return (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1);
+}
+
+/* Ends a statement that runs past its deadline (--statement-timeout). */
+static int
+exec_progress(void *arg)
+{
+	struct handle	*h = arg;
+
+	return (h->deadline_us != 0 && time_mono_us() > h->deadline_us);
 }
 
 /* Open h's file with the per-handle settings.  0, or -1 with err. */
@@ -141,7 +248,14 @@ exec_open(struct handle *h, char *err, size_t errlen)
 		sqlite3_free(msg);
 		goto fail;
 	}
+	if (exec_quota(h->db) != 0) {
+		snprintf(err, errlen, "cannot set the size quota: %s",
+		    sqlite3_errmsg(h->db));
+		goto fail;
+	}
 	sqlite3_set_authorizer(h->db, exec_authorizer, h);
+	exec_limits(h->db);
+	sqlite3_progress_handler(h->db, 1000, exec_progress, h);
 	return (0);
 
 fail:
@@ -497,6 +611,7 @@ exec_stmt(struct handle *h, const struct hrana_stmt *hs, struct sqlstore *ss,
 	}
 	ro = sqlite3_stmt_readonly(st);
 	ncols = sqlite3_column_count(st);
+	h->deadline_us = time_mono_us() + (uint64_t)cfg.stmt_timeout_ms * 1000;
 	buf_add(b, "{", 1);
 	put_cols(b, st);
 	buf_adds(b, ",\"rows\":[");
@@ -524,8 +639,9 @@ exec_stmt(struct handle *h, const struct hrana_stmt *hs, struct sqlstore *ss,
 			return (-1);
 		}
 	}
+	h->deadline_us = 0;
 	if (rc != SQLITE_DONE) {
-		xerr_sqlite(e, h->db, rc);
+		exec_error(e, h, rc);
 		stmt_put(st, cached);
 		b->len = start;
 		ro_txn_check(h);
@@ -562,14 +678,17 @@ exec_sequence(struct handle *h, const char *sql, size_t len, struct xerr *e)
 		}
 		if (st == NULL)
 			break;
+		h->deadline_us = time_mono_us() +
+		    (uint64_t)cfg.stmt_timeout_ms * 1000;
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 			;
+		h->deadline_us = 0;
+		if (rc != SQLITE_DONE)
+			exec_error(e, h, rc);
 		sqlite3_finalize(st);
 		ro_txn_check(h);
-		if (rc != SQLITE_DONE) {
-			xerr_sqlite(e, h->db, rc);
+		if (rc != SQLITE_DONE)
 			return (-1);
-		}
 		p = tail;
 	}
 	return (0);

@@ -47,6 +47,8 @@ struct config {
 	int		 workers;
 	size_t		 max_body;
 	size_t		 max_import;
+	uint64_t	 max_tenant_bytes;
+	int		 stmt_timeout_ms;
 	size_t		 max_response;
 	int		 stream_timeout_s;
 	int		 handle_wait_ms;
@@ -322,6 +324,7 @@ struct handle {
 	int			 deleted;	/* [worker] files removed */
 	int			 internal;	/* [worker] our own SQL runs */
 	int			 job_ro;	/* [worker] read-only token */
+	uint64_t		 deadline_us;	/* [worker] statement deadline */
 	struct job_list		 jobs;		/* [loop] queued */
 	struct job		*running;	/* [loop] */
 	uint64_t		 owner;		/* [loop] stream in txn */
