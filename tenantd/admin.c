@@ -536,6 +536,11 @@ admin_route(struct http_req *req, const char *path, size_t len)
 		rollout_route(req, path + 14);
 		return;
 	}
+	if (strcmp(path, "/v1/backups") == 0 ||
+	    strncmp(path, "/v1/backups/", 12) == 0) {
+		backup_route(req, path + 11);
+		return;
+	}
 	if (strcmp(path, "/v1/tokens") == 0) {
 		if (!method_is(req, "POST")) {
 			req->route = ROUTE_TOKENS;

@@ -890,3 +890,45 @@ catalog_applied_check(struct catalog *c, const struct migrate_set *set,
 	mdb_txn_abort(txn);
 	return (ret);
 }
+
+/*
+ * Write a consistent, compacted copy of the catalog into folder dir (which
+ * must exist and be empty).  Any thread; readers and writers go on.
+ */
+int
+catalog_copy(struct catalog *c, const char *dir)
+{
+	int	rc;
+
+	if ((rc = mdb_env_copy2(c->env, dir, MDB_CP_COMPACT)) != 0)
+		return (catalog_fail("copy", rc));
+	return (CATALOG_OK);
+}
+
+/* Call cb(arg, rec) for every tenant record, in id order. */
+int
+catalog_each(struct catalog *c, int (*cb)(void *, const struct tenant_rec *),
+    void *arg)
+{
+	struct tenant_rec	 r;
+	MDB_txn			*txn;
+	MDB_cursor		*cur;
+	MDB_val			 k, v;
+	int			 rc;
+
+	if ((rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return (catalog_fail("read txn", rc));
+	if ((rc = mdb_cursor_open(txn, c->tenants, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return (catalog_fail("cursor", rc));
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (rec_unpack(&k, &v, &r) == 0 && cb(arg, &r) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return (rc == 0 || rc == MDB_NOTFOUND ? CATALOG_OK :
+	    catalog_fail("each", rc));
+}

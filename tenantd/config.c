@@ -71,6 +71,8 @@ config_usage(void)
 "      --max-conns N        client connections at most (default 10000)\n"
 "      --no-auth            serve TCP without tokens (local development)\n"
 "      --ready-file FILE    write the bound addresses here once serving\n"
+"      --restore BACKUP     build the data dir (-D, must not exist) from a\n"
+"                           backup made by POST /v1/backups, verify it, exit\n"
 "  -d, --daemon             detach and log to syslog\n"
 "  -v, --verbose            debug logging\n"
 "  -V, --version            print the version\n"
@@ -146,7 +148,7 @@ config_parse(int argc, char **argv)
 	enum { O_SOCKGROUP = 256, O_SCHEMAS, O_DEFSCHEMA, O_MAXOPEN, O_WORKERS,
 	    O_MAXBODY, O_MAXRESP, O_STREAMTO, O_HWAIT, O_BUSY, O_SYNC, O_CACHE,
 	    O_HTTPTO, O_MAXCONNS, O_NOAUTH, O_READY, O_MAXIMPORT, O_MAXTENANT,
-	    O_STMTTO };
+	    O_STMTTO, O_RESTORE };
 	static const struct option longopts[] = {
 		{ "data-dir", required_argument, NULL, 'D' },
 		{ "socket", required_argument, NULL, 's' },
@@ -170,6 +172,7 @@ config_parse(int argc, char **argv)
 		{ "max-conns", required_argument, NULL, O_MAXCONNS },
 		{ "no-auth", no_argument, NULL, O_NOAUTH },
 		{ "ready-file", required_argument, NULL, O_READY },
+		{ "restore", required_argument, NULL, O_RESTORE },
 		{ "daemon", no_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
@@ -284,6 +287,9 @@ config_parse(int argc, char **argv)
 			break;
 		case O_NOAUTH:
 			cfg.no_auth = 1;
+			break;
+		case O_RESTORE:
+			set_str(&cfg.restore_from, optarg);
 			break;
 		case O_READY:
 			set_str(&cfg.ready_file, optarg);

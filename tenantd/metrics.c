@@ -34,7 +34,7 @@ metrics_route_name(int r)
 	static const char *names[ROUTE__MAX] = { "other", "health", "metrics",
 	    "status", "schemas", "tenants_create", "tenants_list",
 	    "tenants_get", "tenants_delete", "pipeline", "version", "export",
-	    "migrations", "tokens", "import" };
+	    "migrations", "tokens", "import", "backups" };
 
 	return (r >= 0 && r < ROUTE__MAX ? names[r] : "other");
 }

@@ -148,6 +148,8 @@ main(int argc, char **argv)
 	if ((rc = config_parse(argc, argv)) != 0)
 		return (rc > 0 ? 0 : 2);
 	log_init(cfg.foreground, cfg.verbose, "tenantd");
+	if (cfg.restore_from != NULL)
+		return (backup_restore(cfg.restore_from, cfg.data_dir));
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
 	if (cfg.max_open == 0)
@@ -243,6 +245,7 @@ main(int argc, char **argv)
 
 	worker_stop();
 	rollout_shutdown();
+	backup_shutdown();
 	http_stop_listening();
 	http_close_all();
 	stream_shutdown();

@@ -41,6 +41,7 @@ struct config {
 	char		*schemas_dir;
 	char		*default_schema;
 	char		*ready_file;
+	char		*restore_from;
 	int		 foreground;
 	int		 verbose;
 	int		 max_open;
@@ -148,6 +149,9 @@ int		 catalog_applied_record(struct catalog *,
 		     const struct migrate_set *, int);
 int		 catalog_applied_check(struct catalog *,
 		     const struct migrate_set *, int *, char *, size_t);
+int		 catalog_copy(struct catalog *, const char *);
+int		 catalog_each(struct catalog *,
+		     int (*)(void *, const struct tenant_rec *), void *);
 int		 catalog_set_versions(struct catalog *,
 		     const struct catalog_version *, size_t);
 int		 catalog_sync(struct catalog *);
@@ -460,7 +464,8 @@ enum route {
 	ROUTE_OTHER, ROUTE_HEALTH, ROUTE_METRICS, ROUTE_STATUS, ROUTE_SCHEMAS,
 	ROUTE_TENANTS_CREATE, ROUTE_TENANTS_LIST, ROUTE_TENANTS_GET,
 	ROUTE_TENANTS_DELETE, ROUTE_PIPELINE, ROUTE_VERSION, ROUTE_EXPORT,
-	ROUTE_MIGRATIONS, ROUTE_TOKENS, ROUTE_IMPORT, ROUTE__MAX
+	ROUTE_MIGRATIONS, ROUTE_TOKENS, ROUTE_IMPORT, ROUTE_BACKUPS,
+	ROUTE__MAX
 };
 void		 server_handle(struct http_req *);
 int		 server_body_policy(struct http_req *);
@@ -478,6 +483,11 @@ int		 export_init(void);
 /* import.c: per-tenant import of a file or dump.  [loop] + worker */
 void		 import_start(struct http_req *, const char *, size_t, int,
 		     const char *);
+
+/* backup.c: online backup, offline restore */
+void		 backup_route(struct http_req *, const char *);
+void		 backup_shutdown(void);
+int		 backup_restore(const char *, const char *);
 
 /* rollout.c: fleet migrations.  [loop] + worker */
 void		 rollout_route(struct http_req *, const char *);
