@@ -499,7 +499,8 @@ admin_route(struct http_req *req, const char *path, size_t len)
 		const char *sub;
 		rest = path + 12;
 		if ((sub = strchr(rest, '/')) != NULL &&
-		    strcmp(sub, "/export") != 0 && strcmp(sub, "/import") != 0) {
+		    strcmp(sub, "/export") != 0 && strcmp(sub, "/import") != 0 &&
+		    strcmp(sub, "/check") != 0) {
 			http_reply_error(req, 404, "NOT_FOUND", "no such route");
 			return;
 		}
@@ -511,6 +512,15 @@ admin_route(struct http_req *req, const char *path, size_t len)
 		}
 		if ((why = tid_error(id, idlen)) != NULL) {
 			http_reply_error(req, 400, "INVALID_TENANT_ID", "%s", why);
+			return;
+		}
+		if (sub != NULL && strcmp(sub, "/check") == 0) {
+			req->route = ROUTE_TENANTS_GET;
+			if (!method_is(req, "GET"))
+				http_reply_error(req, 405, "METHOD_NOT_ALLOWED",
+				    "use GET");
+			else
+				tenant_check(req, id, idlen);
 			return;
 		}
 		if (sub != NULL && strcmp(sub, "/import") == 0) {

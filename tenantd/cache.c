@@ -31,6 +31,7 @@ struct cache_stats	 cache_stats;
 _Atomic long		 cache_open_handles;
 
 static struct lru	 table;		/* tenant id -> struct handle */
+static size_t		 cap;		/* cfg.max_open, lowered on EMFILE */
 static struct lru	 busyids;	/* ids being created or deleted */
 static struct job_list	 waitq = TAILQ_HEAD_INITIALIZER(waitq);
 static struct catalog	*cat;
@@ -42,6 +43,7 @@ cache_init(struct catalog *c)
 {
 	cat = c;
 	lru_init(&table, (size_t)cfg.max_open);
+	cap = (size_t)cfg.max_open;
 	lru_init(&busyids, 16);
 }
 
@@ -222,7 +224,7 @@ cache_place(struct job *j, const char **code, const char **msg)
 		*msg = "the catalog could not be read";
 		return (-1);
 	}
-	if (table.count >= (size_t)cfg.max_open) {
+	if (table.count >= cap) {
 		if ((victim = lru_victim(&table)) == NULL) {
 			TAILQ_INSERT_TAIL(&waitq, j, entry);
 			j->t_queued = time_mono_us();
@@ -276,7 +278,7 @@ cache_wake_waiters(void)
 
 	while ((j = TAILQ_FIRST(&waitq)) != NULL) {
 		if (cache_find(j->tid, j->tidlen) == NULL &&
-		    table.count >= (size_t)cfg.max_open &&
+		    table.count >= cap &&
 		    lru_victim(&table) == NULL)
 			return;
 		TAILQ_REMOVE(&waitq, j, entry);
@@ -301,6 +303,45 @@ cache_tick(void)
 		cache_fail_job(j, 503, "UNAVAILABLE", "every tenant handle is "
 		    "busy (raise --max-open); try again");
 	}
+}
+
+/*
+ * The process ran out of file descriptors opening a tenant: lower the cap
+ * to three quarters of what is open now and close idle handles down to
+ * it, so the cache shrinks instead of failing over and over.
+ */
+void
+cache_shrink(void)
+{
+	struct lru_entry	*v;
+	struct handle		*h;
+	size_t			 want = table.count * 3 / 4;
+	struct job		*j;
+
+	if (want < 4)
+		want = 4;
+	if (want >= cap)
+		return;
+	log_warnx("out of file descriptors: handle cache cap %zu -> %zu", cap,
+	    want);
+	cap = want;
+	while (table.count > cap && (v = lru_victim(&table)) != NULL) {
+		lru_remove(&table, v);
+		h = (struct handle *)v;
+		h->in_table = 0;
+		cache_stats.evictions++;
+		j = xcalloc(1, sizeof *j);
+		j->run = close_run;
+		j->done = close_done;
+		j->arg = h;
+		worker_push(j);
+	}
+}
+
+size_t
+cache_cap(void)
+{
+	return (cap);
 }
 
 /* Take tenant tid's handle out of the table (for delete).  NULL if none. */

@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,7 +223,7 @@ exec_open(struct handle *h, char *err, size_t errlen)
 {
 	char	 pragmas[256];
 	char	*msg = NULL;
-	int	 rc, counted = 0;
+	int	 rc, counted = 0, ret = -1;
 
 	rc = sqlite3_open_v2(h->path, &h->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE, NULL);
@@ -259,6 +260,11 @@ exec_open(struct handle *h, char *err, size_t errlen)
 	return (0);
 
 fail:
+	if (h->db != NULL && (sqlite3_system_errno(h->db) == EMFILE ||
+	    sqlite3_system_errno(h->db) == ENFILE)) {
+		snprintf(err, errlen, "out of file descriptors");
+		ret = -2;
+	}
 	if (h->db != NULL) {
 		if (counted)
 			handle_close_db(h);
@@ -267,7 +273,7 @@ fail:
 			h->db = NULL;
 		}
 	}
-	return (-1);
+	return (ret);
 }
 
 static uint32_t

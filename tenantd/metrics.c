@@ -77,7 +77,7 @@ metrics_render(struct buf *b)
 	    "tenantd_cached_handles %zu\n", cache_count());
 	buf_addf(b, "# HELP tenantd_max_open_handles The handle cap "
 	    "(--max-open).\n# TYPE tenantd_max_open_handles gauge\n"
-	    "tenantd_max_open_handles %d\n", cfg.max_open);
+	    "tenantd_max_open_handles %zu\n", cache_cap());
 	buf_addf(b, "# HELP tenantd_cache_hits_total Requests that found "
 	    "their tenant open.\n# TYPE tenantd_cache_hits_total counter\n"
 	    "tenantd_cache_hits_total %llu\n",

@@ -62,7 +62,14 @@ pipeline_run(struct job *j)
 		return;
 	}
 	if (h->db == NULL) {
-		if (exec_open(h, j->errmsg, sizeof j->errmsg) != 0) {
+		int rc = exec_open(h, j->errmsg, sizeof j->errmsg);
+		if (rc == -2) {
+			j->status = 503;
+			j->errcode = "UNAVAILABLE";
+			j->open_failed = 2;
+			return;
+		}
+		if (rc != 0) {
 			log_warnx("tenant %s: %s", h->le.key, j->errmsg);
 			j->status = 500;
 			j->errcode = "TENANT_UNAVAILABLE";
@@ -101,6 +108,8 @@ pipeline_done(struct job *j)
 	if (j->status != 200) {
 		if (s != NULL)
 			s->busy = 0;
+		if (j->open_failed == 2)
+			cache_shrink();
 		http_reply_error(pj->req, j->status, j->errcode, "%s", j->errmsg);
 		pjob_free(pj);
 		return;

@@ -432,3 +432,105 @@ tenant_delete(struct http_req *req, const char *id, size_t len)
 	} else
 		worker_push(&op->job);
 }
+
+/*
+ * GET /v1/tenants/{id}/check: PRAGMA integrity_check on a connection of
+ * its own, and whether the file's migration record, user_version and the
+ * catalog agree.  A tenant whose file is damaged answers here (and fails
+ * its own requests) without affecting any other tenant.
+ */
+struct check_op {
+	struct job		 job;
+	struct http_req		*req;
+	struct tenant_rec	 rec;
+	json_t			*problems;	/* built on the worker, handed over */
+	int			 file_version;
+};
+
+static void
+check_run(struct job *j)
+{
+	struct check_op		*op = (struct check_op *)j;
+	struct migrate_error	 err;
+	sqlite3_stmt		*st = NULL;
+	sqlite3			*db = NULL;
+	char			 path[1024];
+	const char		*line;
+	int			 rc, n = 0;
+
+	op->problems = json_array();
+	op->file_version = -1;
+	handle_path(op->rec.id, strlen(op->rec.id), path, sizeof path);
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(db, cfg.busy_timeout_ms);
+		rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check(100)", -1,
+		    &st, NULL);
+	}
+	if (rc != SQLITE_OK) {
+		json_array_append_new(op->problems, json_string(db ?
+		    sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		line = (const char *)sqlite3_column_text(st, 0);
+		if (line != NULL && strcmp(line, "ok") != 0 && n++ < 100)
+			json_array_append_new(op->problems, json_string(line));
+	}
+	if (rc != SQLITE_DONE)
+		json_array_append_new(op->problems, json_string(
+		    sqlite3_errmsg(db)));
+	sqlite3_finalize(st);
+	memset(&err, 0, sizeof err);
+	if (migrate_db_version(db, &op->file_version, &err) != MIGRATE_OK)
+		json_array_append_new(op->problems, json_string(err.message));
+	else if (op->file_version != op->rec.version)
+		json_array_append_new(op->problems, json_pack("s", "the file is "
+		    "at a different version than the catalog says"));
+out:
+	if (db != NULL)
+		sqlite3_close(db);
+}
+
+static void
+check_done(struct job *j)
+{
+	struct check_op	*op = (struct check_op *)j;
+	json_t		*o;
+
+	o = json_object();
+	json_object_set_new(o, "id", json_string(op->rec.id));
+	json_object_set_new(o, "ok", json_boolean(json_array_size(
+	    op->problems) == 0));
+	json_object_set_new(o, "catalog_version", json_integer(op->rec.version));
+	json_object_set_new(o, "file_version", op->file_version >= 0 ?
+	    json_integer(op->file_version) : json_null());
+	json_object_set_new(o, "problems", op->problems);
+	if (json_array_size(op->problems) > 0)
+		log_warnx("tenant %s: check found %zu problems", op->rec.id,
+		    json_array_size(op->problems));
+	http_reply_json(op->req, 200, o);
+	free(op);
+}
+
+void
+tenant_check(struct http_req *req, const char *id, size_t len)
+{
+	struct check_op	*op = xcalloc(1, sizeof *op);
+	int		 rc;
+
+	rc = catalog_get(server_catalog, id, len, &op->rec);
+	if (rc != CATALOG_OK || op->rec.state == TENANT_CREATING ||
+	    op->rec.state == TENANT_DELETING) {
+		free(op);
+		http_reply_error(req, rc == CATALOG_ERROR ? 500 : 404,
+		    rc == CATALOG_ERROR ? "INTERNAL" : "TENANT_NOT_FOUND",
+		    "no such tenant: %.*s", (int)len, id);
+		return;
+	}
+	op->req = req;
+	op->job.run = check_run;
+	op->job.done = check_done;
+	worker_push(&op->job);
+}

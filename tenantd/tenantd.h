@@ -352,6 +352,8 @@ struct handle	*cache_detach(const char *, size_t);
 void		 cache_set_owner(struct handle *, uint64_t);
 void		 cache_clear_owner(struct handle *, uint64_t);
 void		 cache_tick(void);
+void		 cache_shrink(void);
+size_t		 cache_cap(void);
 size_t		 cache_count(void);
 void		 cache_shutdown(void);
 int		 cache_busy_id(const char *, size_t);
@@ -396,6 +398,7 @@ void		 tenant_create(struct http_req *, const char *, size_t,
 void		 tenant_delete(struct http_req *, const char *, size_t);
 int		 tenant_rm_files(const char *);
 void		 tenant_migrate_on_open(struct handle *);
+void		 tenant_check(struct http_req *, const char *, size_t);
 void		 tenant_rec_json(const struct tenant_rec *, json_t *);
 
 /* http.c: a small HTTP/1.1 server on bufferevents.  [loop] */
