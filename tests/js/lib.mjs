@@ -79,12 +79,14 @@ export async function startDaemon(args = []) {
     const out = openSync(d.log, 'a');
     // 'AUTH' in args: require tokens on TCP (no --no-auth).
     const auth = d.args.includes('AUTH');
-    d.proc = spawn(TENANTD, ['-D', d.data, '--listen', '127.0.0.1:0', ...(auth ? [] : ['--no-auth']),
+    // TENANTD_WRAPPER runs the daemon under a tool (valgrind ...).
+    const wrap = (process.env.TENANTD_WRAPPER || '').split(' ').filter(Boolean);
+    d.proc = spawn(wrap.length ? wrap[0] : TENANTD, [...wrap.slice(1), ...(wrap.length ? [TENANTD] : []), '-D', d.data, '--listen', '127.0.0.1:0', ...(auth ? [] : ['--no-auth']),
       '--schemas', join(TOP_SRCDIR, 'schemas'), '--ready-file', ready, ...d.args.filter((a) => a !== 'AUTH')],
       { stdio: ['ignore', out, out] });
     d.exited = new Promise((resolve) => d.proc.on('exit', (code, sig) => resolve({ code, sig })));
     for (let i = 0; !existsSync(ready); i++) {
-      if (d.proc.exitCode !== null || i > 1200)
+      if (d.proc.exitCode !== null || i > 6000)
         throw new Error(`tenantd did not start:\n${readFileSync(d.log, 'utf8')}`);
       await sleep(50);
     }
@@ -103,7 +105,13 @@ export async function startDaemon(args = []) {
     d.proc.kill('SIGKILL');
     return d.exited;
   };
-  d.cleanup = async (failed) => {
+  d.cleanup = async (failed, t) => {
+    if (process.env.TENANTD_WRAPPER && d.proc && d.proc.exitCode === null) {
+      // Under a checker, stop cleanly and let its verdict be a test.
+      const ex = await d.stop();
+      if (t) t.ok(ex.code === 0, `tenantd exits 0 under ${process.env.TENANTD_WRAPPER.split(' ')[0]} (exit ${ex.code})`);
+      if (ex.code !== 0) failed = true;
+    }
     await d.kill9();
     if (failed) {
       const lines = readFileSync(d.log, 'utf8').trim().split('\n').slice(-30);
@@ -163,6 +171,6 @@ export async function run(main) {
   } catch (e) {
     t.ok(false, `test script threw: ${e && e.stack}`);
   }
-  if (d) await d.cleanup(t.failed > 0);
+  if (d) await d.cleanup(t.failed > 0, t);
   process.exit(t.done() ? 0 : 1);
 }
