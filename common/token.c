@@ -53,6 +53,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "common.h"
 #include "token.h"
 
 #define TOKEN_KEYFILE_MAX	16384	/* a PEM Ed25519 key is ~120 bytes */
@@ -62,9 +63,6 @@ struct token_key {
 	EVP_PKEY	*pkey;
 	int		 private;	/* 1 if it can sign */
 };
-
-static const char token_b64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 static void	token_err(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
@@ -81,100 +79,17 @@ token_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Unpadded base64url of n bytes; out holds (n + 2) / 3 * 4 + 1 bytes. */
-static size_t
-token_b64_encode(const unsigned char *in, size_t n, char *out)
-{
-	size_t		i, o = 0;
-	uint32_t	v;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		v = ((uint32_t)in[i] << 16) | ((uint32_t)in[i + 1] << 8) |
-		    in[i + 2];
-		out[o++] = token_b64[(v >> 18) & 63];
-		out[o++] = token_b64[(v >> 12) & 63];
-		out[o++] = token_b64[(v >> 6) & 63];
-		out[o++] = token_b64[v & 63];
-	}
-	if (n - i == 1) {
-		v = (uint32_t)in[i] << 16;
-		out[o++] = token_b64[(v >> 18) & 63];
-		out[o++] = token_b64[(v >> 12) & 63];
-	} else if (n - i == 2) {
-		v = ((uint32_t)in[i] << 16) | ((uint32_t)in[i + 1] << 8);
-		out[o++] = token_b64[(v >> 18) & 63];
-		out[o++] = token_b64[(v >> 12) & 63];
-		out[o++] = token_b64[(v >> 6) & 63];
-	}
-	out[o] = '\0';
-	return (o);
-}
-
-static int
-token_b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return (c - 'A');
-	if (c >= 'a' && c <= 'z')
-		return (c - 'a' + 26);
-	if (c >= '0' && c <= '9')
-		return (c - '0' + 52);
-	if (c == '-')
-		return (62);
-	if (c == '_')
-		return (63);
-	return (-1);
-}
-
 /*
  * Decode unpadded canonical base64url (RFC 7515 section 2: no '=') into
- * out.  Returns 0 with *outlen set, -1 on a byte outside the alphabet, an
- * impossible length, nonzero trailing bits or a full buffer.
+ * out: b64.c's decoder, which would also accept padding, minus padding.
  */
 static int
 token_b64_decode(const char *in, size_t n, unsigned char *out,
     size_t outsize, size_t *outlen)
 {
-	size_t		i, o = 0;
-	uint32_t	acc = 0;
-	int		bits = 0, v;
-
-	if (n % 4 == 1)
+	if (memchr(in, '=', n) != NULL)
 		return (-1);
-	for (i = 0; i < n; i++) {
-		if ((v = token_b64_val((unsigned char)in[i])) < 0)
-			return (-1);
-		acc = ((acc << 6) | (uint32_t)v) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o >= outsize)
-				return (-1);
-			out[o++] = (unsigned char)(acc >> bits);
-		}
-	}
-	if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
-		return (-1);
-	*outlen = o;
-	return (0);
-}
-
-/* The tid.c rule: 1..64 bytes of [A-Za-z0-9_.-], not starting with '.'. */
-static int
-token_tid_ok(const char *s, size_t len)
-{
-	size_t		i;
-	unsigned char	c;
-
-	if (len == 0 || len > TOKEN_TID_MAX || s[0] == '.')
-		return (0);
-	for (i = 0; i < len; i++) {
-		c = (unsigned char)s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
-			return (0);
-	}
-	return (1);
+	return (b64url_decode(in, n, out, outsize, outlen));
 }
 
 /* Never ask for a pass phrase: a daemon has no terminal to ask on. */
@@ -570,7 +485,7 @@ token_claims_json(const struct token_claims *c)
 	case TOKEN_TENANT_RO:
 	case TOKEN_TENANT_RW:
 		len = strnlen(c->tenant, sizeof c->tenant);
-		if (!token_tid_ok(c->tenant, len))
+		if (!tid_valid(c->tenant, len))
 			goto fail;
 		bad |= json_object_set_new(o, "id", json_stringn(c->tenant,
 		    len));
@@ -585,7 +500,7 @@ token_claims_json(const struct token_claims *c)
 		for (i = 0; i < c->ngrants; i++) {
 			len = strnlen(c->grants[i].tenant,
 			    sizeof c->grants[i].tenant);
-			if (!token_tid_ok(c->grants[i].tenant, len))
+			if (!tid_valid(c->grants[i].tenant, len))
 				goto fail;
 			for (j = 0; j < i; j++) {
 				if (strcmp(c->grants[i].tenant,
@@ -652,10 +567,10 @@ token_sign(const struct token_key *key, const struct token_claims *c,
 	    (sizeof sig + 2) / 3) * 4 + 3;
 	if ((buf = malloc(size)) == NULL)
 		goto out;
-	n = token_b64_encode((const unsigned char *)header, sizeof header - 1,
+	n = b64url_encode((const unsigned char *)header, sizeof header - 1,
 	    buf);
 	buf[n++] = '.';
-	n += token_b64_encode((const unsigned char *)payload, plen, buf + n);
+	n += b64url_encode((const unsigned char *)payload, plen, buf + n);
 
 	if ((ctx = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestSignInit(ctx, NULL, NULL, NULL, key->pkey) != 1 ||
@@ -663,7 +578,7 @@ token_sign(const struct token_key *key, const struct token_claims *c,
 	    siglen != sizeof sig)
 		goto out;
 	buf[n++] = '.';
-	n += token_b64_encode(sig, sizeof sig, buf + n);
+	n += b64url_encode(sig, sizeof sig, buf + n);
 	if (n > TOKEN_MAX)
 		goto out;
 	*out = buf;
@@ -733,7 +648,7 @@ token_claims_p(json_t *p, struct token_claims *c)
 				return ("bad claim");
 			s = json_string_value(v);
 			len = json_string_length(v);
-			if (!token_tid_ok(s, len))
+			if (!tid_valid(s, len))
 				return ("tenant id invalid");
 			if (token_grant_add(c, s, len, perms[i].rw) != 0)
 				return ("too many tenants");
@@ -765,7 +680,7 @@ token_claims_legacy(json_t *o, struct token_claims *c)
 	}
 	if (id == NULL)
 		return (NULL);		/* no grant: "no usable claim" */
-	if (!token_tid_ok(json_string_value(id), json_string_length(id)))
+	if (!tid_valid(json_string_value(id), json_string_length(id)))
 		return ("tenant id invalid");
 	(void)token_grant_add(c, json_string_value(id),
 	    json_string_length(id), rw);

@@ -118,8 +118,7 @@ mkdir_p_shard(const char *path)
 static int
 backup_one(const char *src, const char *dst, char *err, size_t errlen)
 {
-	sqlite3_backup	*bk;
-	sqlite3		*s = NULL, *d = NULL;
+	sqlite3		*s = NULL;
 	struct stat	 sb;
 	int		 rc;
 
@@ -127,44 +126,20 @@ backup_one(const char *src, const char *dst, char *err, size_t errlen)
 		return (0);
 	rc = sqlite3_open_v2(src, &s, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK)
-		goto fail;
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", src, s ? sqlite3_errmsg(s) :
+		    sqlite3_errstr(rc));
+		sqlite3_close(s);
+		return (-1);
+	}
 	sqlite3_busy_timeout(s, cfg.busy_timeout_ms);
 	if (mkdir_p_shard(dst) == -1) {
 		snprintf(err, errlen, "%s: %s", dst, strerror(errno));
-		goto out;
-	}
-	rc = sqlite3_open_v2(dst, &d, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK)
-		goto fail;
-	if ((bk = sqlite3_backup_init(d, "main", s, "main")) == NULL) {
-		rc = sqlite3_errcode(d);
-		goto fail;
-	}
-	do {
-		rc = sqlite3_backup_step(bk, -1);
-	} while (rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
-	sqlite3_backup_finish(bk);
-	if (rc != SQLITE_DONE)
-		goto fail;
-	if ((rc = sqlite3_exec(d, "PRAGMA journal_mode=DELETE", NULL, NULL,
-	    NULL)) != SQLITE_OK)
-		goto fail;
+		rc = -1;
+	} else
+		rc = export_copy_db(s, dst, err, errlen) == 0 ? 1 : -1;
 	sqlite3_close(s);
-	if ((rc = sqlite3_close(d)) != SQLITE_OK)
-		return (-1);
-	return (1);
-
-fail:
-	snprintf(err, errlen, "%s: %s", src, d ? sqlite3_errmsg(d) : s ?
-	    sqlite3_errmsg(s) : sqlite3_errstr(rc));
-out:
-	if (s != NULL)
-		sqlite3_close(s);
-	if (d != NULL)
-		sqlite3_close(d);
-	return (-1);
+	return (rc);
 }
 
 static void

@@ -308,6 +308,42 @@ index_del(struct catalog *c, MDB_txn *txn, const struct tenant_rec *old)
 }
 
 /*
+ * Write r inside txn with its index entries: the old record's (schema,
+ * version) entry (if old is not NULL) makes way for the new one, and the
+ * pending index follows the state.  Returns an LMDB code.
+ */
+static int
+rec_write(struct catalog *c, MDB_txn *txn, const struct tenant_rec *r,
+    const struct tenant_rec *old)
+{
+	unsigned char	val[REC_FIXED + MIGRATE_NAME_MAX + 512];
+	unsigned char	key[MIGRATE_NAME_MAX + 1 + 4 + TID_MAX];
+	MDB_val		k, v, ik, iv;
+	int		rc;
+
+	if (old != NULL && (rc = index_del(c, txn, old)) != 0)
+		return (rc);
+	k.mv_data = (void *)r->id;
+	k.mv_size = strlen(r->id);
+	v.mv_size = rec_pack(r, val);
+	v.mv_data = val;
+	if ((rc = mdb_put(txn, c->tenants, &k, &v, 0)) != 0)
+		return (rc);
+	iv.mv_size = 0;
+	iv.mv_data = (void *)"";
+	if (r->schema[0] != '\0') {
+		ik.mv_size = schema_key(r->schema, r->version, r->id, key);
+		ik.mv_data = key;
+		if ((rc = mdb_put(txn, c->by_schema, &ik, &iv, 0)) != 0)
+			return (rc);
+	}
+	if (r->state == TENANT_CREATING || r->state == TENANT_DELETING)
+		return (mdb_put(txn, c->pending, &k, &iv, 0));
+	rc = mdb_del(txn, c->pending, &k, NULL);
+	return (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+/*
  * Insert or replace r (with CATALOG_NOOVERWRITE: CATALOG_EXISTS if the id
  * is taken).  Indexes follow in the same transaction.  Fsyncs: workers
  * only.
@@ -315,12 +351,10 @@ index_del(struct catalog *c, MDB_txn *txn, const struct tenant_rec *old)
 int
 catalog_put(struct catalog *c, const struct tenant_rec *r, int flags)
 {
-	unsigned char		 val[REC_FIXED + MIGRATE_NAME_MAX + 512];
-	unsigned char		 key[MIGRATE_NAME_MAX + 1 + 4 + TID_MAX];
 	struct tenant_rec	 old;
 	MDB_txn			*txn;
-	MDB_val			 k, v, ik, iv;
-	int			 rc;
+	MDB_val			 k, v;
+	int			 rc, had = 0;
 
 	if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0)
 		return (catalog_fail("write txn", rc));
@@ -332,34 +366,10 @@ catalog_put(struct catalog *c, const struct tenant_rec *r, int flags)
 			mdb_txn_abort(txn);
 			return (CATALOG_EXISTS);
 		}
-		if (rec_unpack(&k, &v, &old) == 0 &&
-		    (rc = index_del(c, txn, &old)) != 0)
-			goto fail;
+		had = rec_unpack(&k, &v, &old) == 0;
 	} else if (rc != MDB_NOTFOUND)
 		goto fail;
-
-	v.mv_size = rec_pack(r, val);
-	v.mv_data = val;
-	if ((rc = mdb_put(txn, c->tenants, &k, &v, 0)) != 0)
-		goto fail;
-	if (r->schema[0] != '\0') {
-		ik.mv_size = schema_key(r->schema, r->version, r->id, key);
-		ik.mv_data = key;
-		iv.mv_size = 0;
-		iv.mv_data = (void *)"";
-		if ((rc = mdb_put(txn, c->by_schema, &ik, &iv, 0)) != 0)
-			goto fail;
-	}
-	iv.mv_size = 0;
-	iv.mv_data = (void *)"";
-	if (r->state == TENANT_CREATING || r->state == TENANT_DELETING)
-		rc = mdb_put(txn, c->pending, &k, &iv, 0);
-	else {
-		rc = mdb_del(txn, c->pending, &k, NULL);
-		if (rc == MDB_NOTFOUND)
-			rc = 0;
-	}
-	if (rc != 0)
+	if ((rc = rec_write(c, txn, r, had ? &old : NULL)) != 0)
 		goto fail;
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		return (catalog_fail("commit", rc));
@@ -745,11 +755,9 @@ int
 catalog_set_versions(struct catalog *c, const struct catalog_version *vs,
     size_t n)
 {
-	unsigned char		 val[REC_FIXED + MIGRATE_NAME_MAX + 512];
-	unsigned char		 key[MIGRATE_NAME_MAX + 1 + 4 + TID_MAX];
-	struct tenant_rec	 r;
+	struct tenant_rec	 r, old;
 	MDB_txn			*txn;
-	MDB_val			 k, v, ik, iv;
+	MDB_val			 k, v;
 	size_t			 i;
 	int			 rc;
 
@@ -763,27 +771,16 @@ catalog_set_versions(struct catalog *c, const struct catalog_version *vs,
 			continue;
 		if (rc != 0)
 			goto fail;
-		if (rec_unpack(&k, &v, &r) != 0 || r.state == TENANT_DELETING ||
-		    r.state == TENANT_CREATING)
+		if (rec_unpack(&k, &v, &old) != 0 ||
+		    old.state == TENANT_DELETING || old.state == TENANT_CREATING)
 			continue;
-		if ((rc = index_del(c, txn, &r)) != 0)
-			goto fail;
+		r = old;
 		if (vs[i].version >= 0)
 			r.version = vs[i].version;
 		strlcpy_x(r.last_error, vs[i].error, sizeof r.last_error);
 		r.updated = vs[i].when;
-		v.mv_size = rec_pack(&r, val);
-		v.mv_data = val;
-		if ((rc = mdb_put(txn, c->tenants, &k, &v, 0)) != 0)
+		if ((rc = rec_write(c, txn, &r, &old)) != 0)
 			goto fail;
-		if (r.schema[0] != '\0') {
-			ik.mv_size = schema_key(r.schema, r.version, r.id, key);
-			ik.mv_data = key;
-			iv.mv_size = 0;
-			iv.mv_data = (void *)"";
-			if ((rc = mdb_put(txn, c->by_schema, &ik, &iv, 0)) != 0)
-				goto fail;
-		}
 	}
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		return (catalog_fail("commit", rc));

@@ -42,8 +42,13 @@ export_write(void *arg, const char *p, size_t n)
 	return (fwrite(p, 1, n, arg) == n ? 0 : 1);
 }
 
-static int
-export_sqlite(sqlite3 *src, const char *tmp, char *err, size_t errlen)
+/*
+ * Copy the database open on src into a new standalone file at tmp (the
+ * backup API in one step: one read transaction, a consistent snapshot) and
+ * switch the copy to rollback-journal mode.  0, or -1 with err.  Worker.
+ */
+int
+export_copy_db(sqlite3 *src, const char *tmp, char *err, size_t errlen)
 {
 	sqlite3_backup	*bk;
 	sqlite3		*dst = NULL;
@@ -124,7 +129,7 @@ export_run(struct job *j)
 	sqlite3_busy_timeout(src, cfg.busy_timeout_ms);
 	unlink(tmp);
 	if ((op->sql ? export_dump(src, tmp, j->errmsg, sizeof j->errmsg) :
-	    export_sqlite(src, tmp, j->errmsg, sizeof j->errmsg)) != 0) {
+	    export_copy_db(src, tmp, j->errmsg, sizeof j->errmsg)) != 0) {
 		j->status = 500;
 		j->errcode = "EXPORT_FAILED";
 		unlink(tmp);

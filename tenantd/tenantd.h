@@ -482,6 +482,7 @@ extern uint64_t server_start_ms;
 /* export.c: per-tenant export as a file.  [loop] + worker */
 void		 export_start(struct http_req *, const char *, size_t, int);
 int		 export_init(void);
+int		 export_copy_db(sqlite3 *, const char *, char *, size_t);
 
 /* import.c: per-tenant import of a file or dump.  [loop] + worker */
 void		 import_start(struct http_req *, const char *, size_t, int,
