@@ -19,6 +19,15 @@
  * parsed incrementally as it arrives and consumed bytes are dropped, so
  * the input buffer never holds more than one unfinished line plus one read.
  *
+ * client_download is the same exchange with the body of a 2xx response
+ * handed to a sink (struct client_sink) piece by piece instead of kept in
+ * memory, so an export of any size streams to a file: every check above
+ * still applies but the CLIENT_MAX_BODY cap (a Content-Length must only
+ * fit in 63 bits).  Other statuses are buffered as usual, so error bodies
+ * still arrive as JSON.  A download's timeout is a limit on silence: each
+ * read that brings bytes moves the deadline, so a slow but steady transfer
+ * of a large file is not cut off while a stalled one still is.
+ *
  * Errors are returned as text in a caller's buffer, each naming the
  * endpoint.  Nothing here prints, and the bearer token never appears in a
  * message.  Single-threaded; no global state.
@@ -72,12 +81,17 @@ struct client_conn {
 	size_t				 inlen;
 	size_t				 insize;
 
+	const struct client_sink	*sink;		/* NULL: buffer */
+	int				 streaming;	/* body to the sink */
+	int				 sink_failed;
+	uint64_t			 received;	/* body bytes so far */
+
 	enum client_state		 state;
 	size_t				 headbytes;	/* head + trailers */
-	size_t				 remaining;	/* in body or chunk */
+	uint64_t			 remaining;	/* in body or chunk */
 	size_t				 bodysize;	/* allocated */
 	int				 has_length;
-	size_t				 length;
+	uint64_t			 length;
 	int				 has_te;
 	int				 te_chunked;
 
@@ -521,13 +535,14 @@ client_send(struct client_conn *c, const struct client_request *req)
 	    "%s %s%s HTTP/1.1\r\n"
 	    "Host: %s\r\n"
 	    "User-Agent: tenantctl/%s\r\n"
-	    "Accept: application/json\r\n"
+	    "Accept: %s\r\n"
 	    "Content-Type: application/json\r\n"
 	    "Content-Length: %zu\r\n"
 	    "%s"
 	    "Connection: close\r\n"
 	    "\r\n",
 	    req->method, base, req->path, c->ep->hosthdr, TENANTD_VERSION,
+	    req->accept != NULL ? req->accept : "application/json",
 	    req->body != NULL ? req->bodylen : 0, auth != NULL ? auth : "");
 
 #ifdef MSG_NOSIGNAL
@@ -649,23 +664,46 @@ client_te_chunked(const char *value)
 	return (len == 7 && strncasecmp(last, "chunked", 7) == 0);
 }
 
+/*
+ * Will the body of the response being parsed go to a sink?  Only a 2xx
+ * response of a download does; its body has no size cap.
+ */
+static int
+client_to_sink(struct client_conn *c)
+{
+	return (c->sink != NULL && c->resp->status >= 200 &&
+	    c->resp->status <= 299);
+}
+
+/* Is a body or chunk of n bytes too large?  Sets the error if so. */
+static int
+client_too_large(struct client_conn *c, uint64_t n)
+{
+	if (client_to_sink(c) || n <= CLIENT_MAX_BODY)
+		return (0);
+	client_error(c, "response from %s is too large (the limit is %d "
+	    "bytes)", c->ep->name, CLIENT_MAX_BODY);
+	return (1);
+}
+
 static int
 client_parse_length(struct client_conn *c, const char *value)
 {
-	size_t	n = 0;
+	uint64_t	n = 0;
+	unsigned	d;
 
 	if (*value == '\0')
 		return (client_malformed(c, "empty Content-Length"));
 	for (; *value != '\0'; value++) {
 		if (*value < '0' || *value > '9')
 			return (client_malformed(c, "bad Content-Length"));
-		n = n * 10 + (*value - '0');
-		if (n > CLIENT_MAX_BODY) {
-			client_error(c, "response from %s is too large (the "
-			    "limit is %d bytes)", c->ep->name,
-			    CLIENT_MAX_BODY);
+		d = (unsigned)(*value - '0');
+		if (n > ((uint64_t)INT64_MAX - d) / 10)
+			return (client_malformed(c, "Content-Length is too "
+			    "large"));
+		n = n * 10 + d;
+		if (client_too_large(c, n))
 			return (-1);
-		}
 	}
 	if (c->has_length && c->length != n)
 		return (client_malformed(c, "conflicting Content-Length"));
@@ -738,6 +776,15 @@ client_parse_head_end(struct client_conn *c)
 		c->state = CLIENT_STATUS;
 		return (0);
 	}
+	if (client_to_sink(c)) {
+		c->streaming = 1;
+		if (c->sink->start(c->sink->arg, resp, c->has_length &&
+		    !c->has_te && resp->status != 204 ? (int64_t)c->length :
+		    -1, c->err, c->errlen) != 0) {
+			c->sink_failed = 1;
+			return (-1);
+		}
+	}
 	if (resp->status == 204 || resp->status == 304)
 		c->state = CLIENT_DONE;
 	else if (c->has_te)
@@ -754,8 +801,8 @@ static int
 client_parse_chunk_size(struct client_conn *c, const char *line)
 {
 	const char	*p;
-	size_t		 n = 0;
-	int		 d;
+	uint64_t	 n = 0;
+	unsigned	 d;
 
 	for (p = line; *p != '\0'; p++) {
 		if (*p >= '0' && *p <= '9')
@@ -766,13 +813,12 @@ client_parse_chunk_size(struct client_conn *c, const char *line)
 			d = *p - 'A' + 10;
 		else
 			break;
+		if (n > (UINT64_MAX - d) / 16)
+			return (client_malformed(c, "chunk size does not fit "
+			    "in 64 bits"));
 		n = n * 16 + d;
-		if (n > CLIENT_MAX_BODY) {
-			client_error(c, "response from %s is too large (the "
-			    "limit is %d bytes)", c->ep->name,
-			    CLIENT_MAX_BODY);
+		if (client_too_large(c, n))
 			return (-1);
-		}
 	}
 	if (p == line)
 		return (client_malformed(c, "bad chunk size"));
@@ -825,6 +871,15 @@ client_body_append(struct client_conn *c, const char *data, size_t len)
 	struct client_response	*resp = c->resp;
 	size_t			 want;
 
+	if (c->streaming) {
+		if (c->sink->write(c->sink->arg, data, len, c->err,
+		    c->errlen) != 0) {
+			c->sink_failed = 1;
+			return (-1);
+		}
+		c->received += len;
+		return (0);
+	}
 	if (len > CLIENT_MAX_BODY - resp->bodylen) {
 		client_error(c, "response from %s is too large (the limit is "
 		    "%d bytes)", c->ep->name, CLIENT_MAX_BODY);
@@ -861,8 +916,9 @@ client_parse_eof(struct client_conn *c)
 		    "the headers"));
 	case CLIENT_BODY_LENGTH:
 		client_error(c, "malformed response from %s: the connection "
-		    "closed after %zu of %zu body bytes", c->ep->name,
-		    c->length - c->remaining, c->length);
+		    "closed after %llu of %llu body bytes", c->ep->name,
+		    (unsigned long long)(c->length - c->remaining),
+		    (unsigned long long)c->length);
 		return (-1);
 	case CLIENT_BODY_EOF:
 		c->state = CLIENT_DONE;
@@ -918,7 +974,7 @@ client_parse(struct client_conn *c, int eof)
 
 		n = c->inlen - off;
 		if (c->state != CLIENT_BODY_EOF && n > c->remaining)
-			n = c->remaining;
+			n = (size_t)c->remaining;
 		if (n == 0)
 			break;
 		if (client_body_append(c, c->in + off, n) != 0)
@@ -958,6 +1014,9 @@ client_receive(struct client_conn *c, int peer_closed)
 		}
 		n = recv(c->fd, c->in + c->inlen, c->insize - c->inlen, 0);
 		if (n > 0) {
+			if (c->sink != NULL)
+				c->deadline = time_mono_us() +
+				    (uint64_t)c->timeout_ms * 1000;
 			c->inlen += (size_t)n;
 			if ((r = client_parse(c, 0)) != 0)
 				return (r == 1 ? 0 : -1);
@@ -983,34 +1042,33 @@ client_receive(struct client_conn *c, int peer_closed)
 			    "%s", c->ep->name, strerror(errno));
 			return (-1);
 		}
-		if (r == 0) {
+		if (r == 0 && c->streaming)
+			client_error(c, "timed out: no data from %s for %g "
+			    "seconds, after %llu body bytes", c->ep->name,
+			    c->timeout_ms / 1000.0,
+			    (unsigned long long)c->received);
+		else if (r == 0)
 			client_error(c, "timed out waiting for a response "
 			    "from %s after %g seconds", c->ep->name,
 			    c->timeout_ms / 1000.0);
+		if (r == 0)
 			return (-1);
-		}
 	}
 }
 
-/*
- * Send one request to the endpoint and read its response.  Returns 0 with
- * the response in resp (new: clear it with client_response_clear), whatever
- * its HTTP status.  Returns -1 with a message naming the endpoint in err if
- * the daemon could not be reached, did not answer in time, or sent
- * something that is not a valid HTTP response; resp is then cleared.
- */
-int
-client_request(const struct client_endpoint *ep,
-    const struct client_request *req, struct client_response *resp,
-    char *err, size_t errlen)
+static int
+client_exchange(const struct client_endpoint *ep,
+    const struct client_request *req, const struct client_sink *sink,
+    struct client_response *resp, char *err, size_t errlen)
 {
 	struct client_conn	c;
-	int			r, ret = -1;
+	int			r, ret = CLIENT_ERR_DAEMON;
 
 	memset(resp, 0, sizeof *resp);
 	memset(&c, 0, sizeof c);
 	c.ep = ep;
 	c.resp = resp;
+	c.sink = sink;
 	c.fd = -1;
 	c.timeout_ms = req->timeout_ms;
 	c.deadline = time_mono_us() + (uint64_t)req->timeout_ms * 1000;
@@ -1030,13 +1088,49 @@ client_request(const struct client_endpoint *ep,
 		goto out;
 	if (resp->body == NULL)
 		resp->body = xcalloc(1, 1);
-	ret = 0;
+	ret = CLIENT_OK;
 
 out:
 	if (c.fd != -1)
 		close(c.fd);
 	free(c.in);
-	if (ret != 0)
+	if (ret != CLIENT_OK) {
 		client_response_clear(resp);
+		if (c.sink_failed)
+			ret = CLIENT_ERR_SINK;
+	}
 	return (ret);
+}
+
+/*
+ * Send one request to the endpoint and read its response.  Returns
+ * CLIENT_OK with the response in resp (new: clear it with
+ * client_response_clear), whatever its HTTP status.  Returns
+ * CLIENT_ERR_DAEMON with a message naming the endpoint in err if the
+ * daemon could not be reached, did not answer in time, or sent something
+ * that is not a valid HTTP response; resp is then cleared.
+ */
+int
+client_request(const struct client_endpoint *ep,
+    const struct client_request *req, struct client_response *resp,
+    char *err, size_t errlen)
+{
+	return (client_exchange(ep, req, NULL, resp, err, errlen));
+}
+
+/*
+ * Like client_request, but the body of a 2xx response goes to the sink
+ * (borrowed) as it arrives: resp->body is then empty.  Any other status
+ * comes back buffered in resp, as from client_request.  Returns CLIENT_OK
+ * when the whole body was delivered and the sink accepted it,
+ * CLIENT_ERR_SINK with the sink's message in err if it refused (the
+ * transfer stops there), or CLIENT_ERR_DAEMON as client_request does, also
+ * when the body was cut short after the sink had part of it.
+ */
+int
+client_download(const struct client_endpoint *ep,
+    const struct client_request *req, const struct client_sink *sink,
+    struct client_response *resp, char *err, size_t errlen)
+{
+	return (client_exchange(ep, req, sink, resp, err, errlen));
 }

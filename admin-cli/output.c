@@ -10,11 +10,19 @@
  * output_clean() replaces control characters (C0, DEL and C1) with '?', so
  * a tenant's last_error cannot move the cursor or retitle the window.
  * Widths count UTF-8 code points, not bytes (jansson hands us valid UTF-8).
+ *
+ * Long operations (export, migrate) draw one progress line on a terminal
+ * with struct output_progress: each draw starts with a carriage return and
+ * pads over what the previous one left, so no escape sequences are needed,
+ * and output_progress_due() keeps redraws to one per interval.  Callers
+ * only draw when the stream is a terminal; on anything else they print
+ * plain lines or nothing.
  * Single-threaded, like the rest of tenantctl.
  */
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,4 +262,149 @@ output_json(FILE *fp, const json_t *v)
 	if (json_dumpf(v, fp, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
 	    JSON_ENCODE_ANY) == 0)
 		fputc('\n', fp);
+}
+
+/* A byte count for people: "512 B", "1.5 KiB", "120.0 MiB", "3.21 GiB". */
+void
+output_size(char *buf, size_t len, double bytes)
+{
+	static const char	*units[] = { "KiB", "MiB", "GiB", "TiB" };
+	size_t			 i = 0;
+
+	if (bytes < 1024) {
+		snprintf(buf, len, "%.0f B", bytes);
+		return;
+	}
+	bytes /= 1024;
+	while (bytes >= 1024 && i < sizeof units / sizeof units[0] - 1) {
+		bytes /= 1024;
+		i++;
+	}
+	snprintf(buf, len, bytes < 10 ? "%.2f %s" : "%.1f %s", bytes,
+	    units[i]);
+}
+
+/* Seconds as "m:ss" or "h:mm:ss"; a negative or absurd value as "--:--". */
+void
+output_duration(char *buf, size_t len, double secs)
+{
+	unsigned long	s;
+
+	if (!(secs >= 0) || secs > 100.0 * 86400) {
+		snprintf(buf, len, "--:--");
+		return;
+	}
+	s = (unsigned long)(secs + 0.5);
+	if (s >= 3600)
+		snprintf(buf, len, "%lu:%02lu:%02lu", s / 3600, s / 60 % 60,
+		    s % 60);
+	else
+		snprintf(buf, len, "%lu:%02lu", s / 60, s % 60);
+}
+
+/*
+ * A bar "[=====>    ]" of width cells between the brackets, filled to
+ * fraction (clamped to 0..1).  Returns a new string.
+ */
+char *
+output_bar(double fraction, int width)
+{
+	char	*bar;
+	int	 fill, i;
+
+	if (width < 1)
+		width = 1;
+	if (!(fraction >= 0))
+		fraction = 0;
+	if (fraction > 1)
+		fraction = 1;
+	fill = (int)(fraction * width);
+	bar = xmalloc((size_t)width + 3);
+	bar[0] = '[';
+	for (i = 0; i < width; i++) {
+		if (i < fill)
+			bar[i + 1] = '=';
+		else if (i == fill && fill > 0)
+			bar[i + 1] = '>';
+		else
+			bar[i + 1] = ' ';
+	}
+	bar[width + 1] = ']';
+	bar[width + 2] = '\0';
+	return (bar);
+}
+
+struct output_progress {
+	FILE		*fp;
+	uint64_t	 interval_us;
+	uint64_t	 last_us;	/* time_mono_us() of the last draw */
+	size_t		 lastw;		/* width of the last line drawn */
+	int		 drawn;		/* something is on the line */
+};
+
+/*
+ * A progress line on fp (borrowed; a terminal), redrawn at most once per
+ * interval_ms.  Free with output_progress_free.
+ */
+struct output_progress *
+output_progress_new(FILE *fp, int interval_ms)
+{
+	struct output_progress	*p;
+
+	p = xcalloc(1, sizeof *p);
+	p->fp = fp;
+	p->interval_us = (uint64_t)interval_ms * 1000;
+	return (p);
+}
+
+/* Is it time to draw again?  Always true before the first draw. */
+int
+output_progress_due(const struct output_progress *p)
+{
+	return (!p->drawn || time_mono_us() - p->last_us >= p->interval_us);
+}
+
+/* Replace the line with a new one (printf format; no newline). */
+void
+output_progress_draw(struct output_progress *p, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*line;
+	size_t	 w;
+
+	va_start(ap, fmt);
+	if (vasprintf(&line, fmt, ap) == -1)
+		fatalx("%s: vasprintf failed", __func__);
+	va_end(ap);
+	w = output_width(line);
+	fprintf(p->fp, "\r%s", line);
+	for (; w < p->lastw; w++)
+		fputc(' ', p->fp);
+	fflush(p->fp);
+	p->lastw = output_width(line);
+	p->last_us = time_mono_us();
+	p->drawn = 1;
+	free(line);
+}
+
+/* End the line, if one was drawn, so that what follows starts clean. */
+void
+output_progress_end(struct output_progress *p)
+{
+	if (p == NULL || !p->drawn)
+		return;
+	fputc('\n', p->fp);
+	fflush(p->fp);
+	p->drawn = 0;
+	p->lastw = 0;
+}
+
+/* End the line and free.  NULL is allowed. */
+void
+output_progress_free(struct output_progress *p)
+{
+	if (p == NULL)
+		return;
+	output_progress_end(p);
+	free(p);
 }

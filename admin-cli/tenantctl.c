@@ -10,22 +10,46 @@
  * request made through client.c (list --all makes one per page), and the
  * answer printed through output.c.
  *
+ * Some commands are two words ("schema show", "migrations list"): the
+ * first word names a group, and the lookup tries both words first.  Two
+ * commands run longer than one request: export streams the body to a
+ * temporary file next to the target (client_download), syncs it and
+ * renames it into place, so the target is either the whole export or
+ * untouched; migrate starts a rollout and polls it until it ends.  Both
+ * draw a progress line when stderr is a terminal (tenantctl_warnx ends
+ * it first, so messages start on a line of their own), and both catch
+ * SIGINT, SIGTERM and SIGHUP to leave things tidy: export removes its
+ * temporary file, migrate says that the rollout goes on in the daemon.
+ * The handler only uses unlink(2), write(2) and raise(3) on data set up
+ * before it is installed, then dies of the signal.  The handler's data and
+ * the current progress line are the only global state here.
+ *
  * Exit statuses are a contract with scripts (CTL_EXIT_* in tenantctl.h):
- * 0 done, 1 the daemon refused (HTTP status >= 400), 2 usage error,
- * 3 no usable answer (cannot connect, timeout, malformed response).
+ * 0 done, 1 the daemon refused (HTTP status >= 400) or the work failed (a
+ * rollout with failures, an edited schema, an export that could not be
+ * written), 2 usage error, 3 no usable answer (cannot connect, timeout,
+ * malformed response).
  * Messages go to stderr as "tenantctl: ...".  The bearer token from
  * TENANTD_TOKEN is never printed.  Single-threaded.
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -36,6 +60,11 @@
 #define CTL_DEFAULT_TIMEOUT_MS	30000
 #define CTL_MAX_TIMEOUT_S	86400.0
 #define CTL_CONTINUE		-1	/* option parsing: keep going */
+#define CTL_POLL_MS		200	/* migrate: between job polls */
+#define CTL_BAR_MS		100	/* progress bar: between redraws */
+#define CTL_LINE_MS		1000	/* plain progress: between lines */
+#define CTL_BAR_WIDTH		24
+#define CTL_MAX_TTL		(10LL * 365 * 86400)	/* the daemon's cap */
 
 /* Long-only options: values outside the char range. */
 enum {
@@ -48,7 +77,18 @@ enum {
 	OPT_PREFIX,
 	OPT_AFTER,
 	OPT_LIMIT,
-	OPT_ALL
+	OPT_ALL,
+	OPT_FORMAT,
+	OPT_TO,
+	OPT_TENANTS,
+	OPT_CANARY,
+	OPT_PARALLEL,
+	OPT_CONTINUE,
+	OPT_DRY_RUN,
+	OPT_DETACH,
+	OPT_RO,
+	OPT_TTL,
+	OPT_ADMIN
 };
 
 /* What the global options and the environment chose. */
@@ -86,6 +126,20 @@ static int	tenantctl_cmd_schemas(struct tenantctl *,
 		    const struct tenantctl_cmd *, int, char **);
 static int	tenantctl_cmd_health(struct tenantctl *,
 		    const struct tenantctl_cmd *, int, char **);
+static int	tenantctl_cmd_export(struct tenantctl *,
+		    const struct tenantctl_cmd *, int, char **);
+static int	tenantctl_cmd_migrate(struct tenantctl *,
+		    const struct tenantctl_cmd *, int, char **);
+static int	tenantctl_cmd_migrations_list(struct tenantctl *,
+		    const struct tenantctl_cmd *, int, char **);
+static int	tenantctl_cmd_migrations_show(struct tenantctl *,
+		    const struct tenantctl_cmd *, int, char **);
+static int	tenantctl_cmd_schema_show(struct tenantctl *,
+		    const struct tenantctl_cmd *, int, char **);
+static int	tenantctl_cmd_schema_verify(struct tenantctl *,
+		    const struct tenantctl_cmd *, int, char **);
+static int	tenantctl_cmd_token_create(struct tenantctl *,
+		    const struct tenantctl_cmd *, int, char **);
 static int	tenantctl_cmd_help(struct tenantctl *,
 		    const struct tenantctl_cmd *, int, char **);
 
@@ -120,13 +174,81 @@ static const struct tenantctl_cmd tenantctl_cmds[] = {
 	  "\n"
 	  "  -y, --yes     do not ask\n",
 	  tenantctl_cmd_delete },
+	{ "export", "ID -o FILE [--format sqlite|sql]",
+	  "download a tenant's database",
+	  "Download tenant ID's database to FILE: a consistent snapshot the\n"
+	  "daemon takes while the tenant keeps serving.  The body is streamed\n"
+	  "to a temporary file next to FILE, synced, and renamed to FILE only\n"
+	  "when it is complete; on any failure FILE is left as it was.  On a\n"
+	  "terminal a progress bar shows on stderr.  --timeout limits how\n"
+	  "long the download may go without receiving data.\n"
+	  "\n"
+	  "  -o, --output FILE   where to write; - for stdout\n"
+	  "  --format sqlite     a SQLite database file (the default)\n"
+	  "  --format sql        a text dump that 'sqlite3 new.db < FILE' loads\n",
+	  tenantctl_cmd_export },
+	{ "migrate", "--schema S [--to N] [--tenants a,b,c] [--canary K] "
+	  "[--parallel N] [--continue-on-error] [--dry-run] [--detach]",
+	  "migrate the tenants of a schema (a rollout)",
+	  "Start a rollout that brings the tenants of schema S to version N\n"
+	  "(default: the latest), then follow it until it ends: a progress\n"
+	  "bar on a terminal, else a line on stderr at most once a second.\n"
+	  "At the end, print a summary and every failure.  Exits 0 if the\n"
+	  "rollout succeeded, 1 if it failed or completed with errors.  The\n"
+	  "rollout runs in the daemon: interrupting tenantctl does not stop\n"
+	  "it (follow it with 'tenantctl migrations show ID').\n"
+	  "\n"
+	  "  --schema S           the schema to migrate (required)\n"
+	  "  --to N               the target version, 0 to latest; below a\n"
+	  "                       tenant's version runs the .down.sql files\n"
+	  "  --tenants a,b,c      only these tenants\n"
+	  "  --canary K           migrate K tenants first, stop if one fails\n"
+	  "  --parallel N         tenants at once, 1 to 256 (default: the\n"
+	  "                       daemon's workers)\n"
+	  "  --continue-on-error  go on past failures\n"
+	  "  --dry-run            run every plan and roll it back\n"
+	  "  --detach             print the rollout's id and exit at once\n",
+	  tenantctl_cmd_migrate },
+	{ "migrations list", "", "list rollouts, newest first",
+	  "List the rollouts the daemon remembers, newest first.\n",
+	  tenantctl_cmd_migrations_list },
+	{ "migrations show", "ID", "show one rollout and its failures",
+	  "Show rollout ID: its settings, state and counters, then a table\n"
+	  "of the tenants that failed, with the version each stayed at, the\n"
+	  "file that failed and the error.\n",
+	  tenantctl_cmd_migrations_show },
+	{ "schema list", "", "list the schemas the daemon knows",
+	  "List the schemas the daemon knows with their latest version and,\n"
+	  "when an applied file was edited, what changed.\n",
+	  tenantctl_cmd_schemas },
+	{ "schema show", "NAME", "show a schema's files and tenants",
+	  "Show schema NAME: its migration files (version, file, SHA-256,\n"
+	  "down file) and how many tenants sit at each version.\n",
+	  tenantctl_cmd_schema_show },
+	{ "schema verify", "NAME", "check that no applied file was edited",
+	  "Check that none of schema NAME's files changed after tenants\n"
+	  "applied them.  Exits 0 if none did; otherwise prints which file\n"
+	  "changed and exits 1 (rollouts and creates of the schema are then\n"
+	  "refused).  The daemon reads the files again on SIGHUP and when a\n"
+	  "rollout starts.\n",
+	  tenantctl_cmd_schema_verify },
+	{ "schemas", "", "the same as schema list",
+	  "List the schemas the daemon knows: the same as 'schema list'.\n",
+	  tenantctl_cmd_schemas },
+	{ "token create", "ID [--ro] [--ttl SECS] | --admin [--ttl SECS]",
+	  "create an access token",
+	  "Create a signed token for tenant ID (read-write, or read-only\n"
+	  "with --ro), or with --admin one that reaches everything.  Prints\n"
+	  "only the token, so that TOKEN=$(tenantctl token create ID) works.\n"
+	  "\n"
+	  "  --ro          read-only access to the tenant's data\n"
+	  "  --ttl SECS    expire after SECS seconds (default: never)\n"
+	  "  --admin       an admin token instead of a tenant's\n",
+	  tenantctl_cmd_token_create },
 	{ "status", "", "show the daemon's status",
 	  "Show the daemon's version, uptime, data directory, tenant count,\n"
 	  "handles, workers, streams, and its schemas.\n",
 	  tenantctl_cmd_status },
-	{ "schemas", "", "list the schemas the daemon knows",
-	  "List the schemas the daemon knows with their latest version.\n",
-	  tenantctl_cmd_schemas },
 	{ "health", "", "check that the daemon answers",
 	  "Ask the daemon whether it is healthy: exit 0 if it is, 1 if it\n"
 	  "answers but is not (shutting down), 3 if it does not answer.\n",
@@ -137,6 +259,9 @@ static const struct tenantctl_cmd tenantctl_cmds[] = {
 };
 #define CTL_NCMDS	(sizeof tenantctl_cmds / sizeof tenantctl_cmds[0])
 
+/* The progress line on stderr now, ended before any message is printed. */
+static struct output_progress	*tenantctl_progress;
+
 static void	tenantctl_warnx(const char *, ...) printflike(1, 2);
 
 static void
@@ -144,6 +269,7 @@ tenantctl_warnx(const char *fmt, ...)
 {
 	va_list	ap;
 
+	output_progress_end(tenantctl_progress);
 	fflush(stdout);
 	fputs("tenantctl: ", stderr);
 	va_start(ap, fmt);
@@ -152,26 +278,72 @@ tenantctl_warnx(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/*
+ * Print the words of text (split at spaces; a [bracketed group] is one
+ * word) after col columns already used on the line, wrapping before
+ * width columns to lines indented by indent.  Returns the column reached.
+ */
+static int
+tenantctl_wrap(FILE *fp, const char *text, int col, int indent, int width)
+{
+	const char	*p = text, *start;
+	int		 depth, len;
+
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		start = p;
+		for (depth = 0; *p != '\0'; p++) {
+			if (*p == '[')
+				depth++;
+			else if (*p == ']' && depth > 0)
+				depth--;
+			else if (*p == ' ' && depth == 0)
+				break;
+		}
+		len = (int)(p - start);
+		if (col > indent && col + 1 + len > width) {
+			fprintf(fp, "\n%*s", indent, "");
+			col = indent;
+		} else {
+			fputc(' ', fp);
+			col++;
+		}
+		fprintf(fp, "%.*s", len, start);
+		col += len;
+	}
+	return (col);
+}
+
+/* One line (or a few) of the command list: usage, then the summary. */
+static void
+tenantctl_usage_line(FILE *fp, const struct tenantctl_cmd *cmd)
+{
+	int	col;
+
+	col = fprintf(fp, "  %s", cmd->name);
+	col = tenantctl_wrap(fp, cmd->args, col, 6, 78);
+	if (col > 29)
+		fprintf(fp, "\n%31s", "");
+	else
+		fprintf(fp, "%*s", 31 - col, "");
+	fprintf(fp, "%s\n", cmd->summary);
+}
+
 static void
 tenantctl_usage(FILE *fp)
 {
 	size_t	i;
-	int	n;
 
 	fprintf(fp,
 	    "usage: tenantctl [-D DIR | --socket PATH | --url URL] [--json]\n"
 	    "                 [--timeout SECS] COMMAND [ARGS]\n"
 	    "\n"
 	    "commands:\n");
-	for (i = 0; i < CTL_NCMDS; i++) {
-		n = fprintf(fp, "  %s %s", tenantctl_cmds[i].name,
-		    tenantctl_cmds[i].args);
-		if (n > 29)
-			fprintf(fp, "\n%31s", "");
-		else
-			fprintf(fp, "%*s", 31 - n, "");
-		fprintf(fp, "%s\n", tenantctl_cmds[i].summary);
-	}
+	for (i = 0; i < CTL_NCMDS; i++)
+		tenantctl_usage_line(fp, &tenantctl_cmds[i]);
 	fprintf(fp,
 	    "\n"
 	    "options:\n"
@@ -197,18 +369,31 @@ tenantctl_usage(FILE *fp)
 static void
 tenantctl_cmd_usage(FILE *fp, const struct tenantctl_cmd *cmd, int full)
 {
-	fprintf(fp, "usage: tenantctl [global options] %s%s%s\n", cmd->name,
-	    *cmd->args != '\0' ? " " : "", cmd->args);
+	const char	*opt, *end, *nl;
+	int		 col, width = 16;
+
+	col = fprintf(fp, "usage: tenantctl [global options] %s", cmd->name);
+	tenantctl_wrap(fp, cmd->args, col, 8, 78);
+	fputc('\n', fp);
 	if (!full)
 		return;
 	fprintf(fp, "\n%s", cmd->help);
 	if (cmd->exec == tenantctl_cmd_help)
 		return;
-	if (strstr(cmd->help, "\n  -") == NULL)
+	if ((opt = strstr(cmd->help, "\n  -")) == NULL)
 		fputc('\n', fp);
-	fprintf(fp,
-	    "  --json        print the daemon's JSON response\n"
-	    "  -h, --help    show this help\n");
+	else {
+		/* Line the common options up with the command's own. */
+		end = strstr(opt + 3, "  ");
+		nl = strchr(opt + 1, '\n');
+		if (end != NULL && (nl == NULL || end < nl)) {
+			end += strspn(end, " ");
+			width = (int)(end - opt - 1);
+		}
+	}
+	fprintf(fp, "  %-*s%s\n", width - 2, "--json",
+	    "print the daemon's JSON response");
+	fprintf(fp, "  %-*s%s\n", width - 2, "-h, --help", "show this help");
 }
 
 /* A usage error: say why, show the command's usage, return exit 2. */
@@ -419,6 +604,26 @@ tenantctl_refused(struct tenantctl *ctl, const struct client_response *resp)
 }
 
 /*
+ * Exit status for a response's HTTP status: CTL_EXIT_OK for 2xx, else
+ * after printing why, CTL_EXIT_REFUSED for >= 400 and CTL_EXIT_CONNECT for
+ * anything else.
+ */
+static int
+tenantctl_status(struct tenantctl *ctl, const struct client_response *resp)
+{
+	if (resp->status >= 400) {
+		tenantctl_refused(ctl, resp);
+		return (CTL_EXIT_REFUSED);
+	}
+	if (resp->status < 200 || resp->status > 299) {
+		tenantctl_warnx("unexpected response from %s: HTTP %d",
+		    ctl->ep.name, resp->status);
+		return (CTL_EXIT_CONNECT);
+	}
+	return (CTL_EXIT_OK);
+}
+
+/*
  * Send one request (body borrowed, may be NULL) and parse the JSON object
  * the daemon answers.  Returns CTL_EXIT_OK with *out set (new reference),
  * or an exit status after printing why.
@@ -457,17 +662,8 @@ tenantctl_call(struct tenantctl *ctl, const char *method, const char *path,
 		return (CTL_EXIT_CONNECT);
 	}
 
-	if (resp.status >= 400) {
-		tenantctl_refused(ctl, &resp);
-		r = CTL_EXIT_REFUSED;
+	if ((r = tenantctl_status(ctl, &resp)) != CTL_EXIT_OK)
 		goto out;
-	}
-	if (resp.status < 200 || resp.status > 299) {
-		tenantctl_warnx("unexpected response from %s: HTTP %d",
-		    ctl->ep.name, resp.status);
-		r = CTL_EXIT_CONNECT;
-		goto out;
-	}
 	root = json_loadb(resp.body, resp.bodylen, 0, &jerr);
 	if (root == NULL || !json_is_object(root)) {
 		tenantctl_warnx("malformed response from %s: %s", ctl->ep.name,
@@ -533,7 +729,10 @@ tenantctl_print_object(const json_t *obj, const char *skip)
 	output_table_free(kv);
 }
 
-/* Print a schemas array as a NAME LATEST table. */
+/*
+ * Print a schemas array as a NAME LATEST EDITED table; EDITED is "-", or
+ * the daemon's message naming the applied file that changed.
+ */
 static void
 tenantctl_print_schemas(const json_t *schemas)
 {
@@ -541,10 +740,11 @@ tenantctl_print_schemas(const json_t *schemas)
 	json_t			*s;
 	size_t			 i;
 
-	t = output_table_new(2, "NAME", "LATEST");
+	t = output_table_new(3, "NAME", "LATEST", "EDITED");
 	json_array_foreach(schemas, i, s) {
 		output_table_cell_json(t, json_object_get(s, "name"));
 		output_table_cell_json(t, json_object_get(s, "latest"));
+		output_table_cell_json(t, json_object_get(s, "edited"));
 	}
 	output_table_print(t, stdout);
 	output_table_free(t);
@@ -1029,6 +1229,1163 @@ tenantctl_cmd_health(struct tenantctl *ctl, const struct tenantctl_cmd *cmd,
 	return (CTL_EXIT_OK);
 }
 
+/* --- signals, numbers, names -------------------------------------------- */
+
+/*
+ * What the signal handler may touch, set by tenantctl_sig_arm before the
+ * handler is installed and cleared after it is removed.
+ */
+static volatile sig_atomic_t	 tenantctl_sig_armed;
+static const char		*tenantctl_sig_unlink;	/* a temporary file */
+static const char		*tenantctl_sig_msg;	/* for stderr */
+static size_t			 tenantctl_sig_msglen;
+static const int		 tenantctl_sigs[] = { SIGINT, SIGTERM, SIGHUP };
+
+/* Tidy up, then die of the signal as if it had not been caught. */
+static void
+tenantctl_on_signal(int sig)
+{
+	ssize_t	n;
+
+	if (tenantctl_sig_armed) {
+		if (tenantctl_sig_unlink != NULL)
+			(void)unlink(tenantctl_sig_unlink);
+		if (tenantctl_sig_msg != NULL) {
+			n = write(STDERR_FILENO, tenantctl_sig_msg,
+			    tenantctl_sig_msglen);
+			(void)n;
+		}
+	}
+	(void)signal(sig, SIG_DFL);
+	(void)raise(sig);
+}
+
+/*
+ * On SIGINT, SIGTERM or SIGHUP: remove path and print msg (either may be
+ * NULL; both borrowed until tenantctl_sig_disarm).  A signal that was
+ * ignored when tenantctl started stays ignored.
+ */
+static void
+tenantctl_sig_arm(const char *path, const char *msg)
+{
+	struct sigaction	sa, old;
+	size_t			i;
+
+	tenantctl_sig_unlink = path;
+	tenantctl_sig_msg = msg;
+	tenantctl_sig_msglen = msg != NULL ? strlen(msg) : 0;
+	tenantctl_sig_armed = 1;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = tenantctl_on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof tenantctl_sigs / sizeof tenantctl_sigs[0];
+	    i++) {
+		if (sigaction(tenantctl_sigs[i], NULL, &old) == -1)
+			fatal("sigaction");
+		if (old.sa_handler == SIG_IGN)
+			continue;
+		if (sigaction(tenantctl_sigs[i], &sa, NULL) == -1)
+			fatal("sigaction");
+	}
+}
+
+static void
+tenantctl_sig_disarm(void)
+{
+	struct sigaction	sa, old;
+	size_t			i;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof tenantctl_sigs / sizeof tenantctl_sigs[0];
+	    i++) {
+		if (sigaction(tenantctl_sigs[i], NULL, &old) == -1)
+			fatal("sigaction");
+		if (old.sa_handler != tenantctl_on_signal)
+			continue;
+		if (sigaction(tenantctl_sigs[i], &sa, NULL) == -1)
+			fatal("sigaction");
+	}
+	tenantctl_sig_armed = 0;
+	tenantctl_sig_unlink = NULL;
+	tenantctl_sig_msg = NULL;
+}
+
+/* A decimal number from min to max into *out.  Returns 0, or -1. */
+static int
+tenantctl_parse_num(const char *s, long long min, long long max,
+    long long *out)
+{
+	char		*end;
+	long long	 v;
+
+	if (!isdigit((unsigned char)*s))
+		return (-1);
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*end != '\0' || errno != 0 || v < min || v > max)
+		return (-1);
+	*out = v;
+	return (0);
+}
+
+/* Schema names are checked like tenant ids: [A-Za-z0-9_-]{1,64}. */
+static int
+tenantctl_check_schema(const struct tenantctl_cmd *cmd, const char *name)
+{
+	size_t	 len = strlen(name);
+	char	*clean;
+
+	if (len >= 1 && len <= 64 && strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789_-") == len)
+		return (CTL_EXIT_OK);
+	clean = output_clean(name);
+	tenantctl_usage_error(cmd, "invalid schema name '%s': expected 1 to "
+	    "64 characters from A-Z, a-z, 0-9, '_' and '-'", clean);
+	free(clean);
+	return (CTL_EXIT_USAGE);
+}
+
+/* A member as a number (integer or real; 0 when missing). */
+static double
+tenantctl_jnum(const json_t *obj, const char *key)
+{
+	return (json_number_value(json_object_get(obj, key)));
+}
+
+static long long
+tenantctl_jint(const json_t *obj, const char *key)
+{
+	json_t	*v = json_object_get(obj, key);
+
+	if (json_is_integer(v))
+		return ((long long)json_integer_value(v));
+	return ((long long)json_number_value(v));
+}
+
+/* --- export ------------------------------------------------------------- */
+
+/* One download: where it goes and how far it got. */
+struct tenantctl_export {
+	const char		*id;
+	const char		*file;		/* NULL: stdout */
+	char			*tmp;		/* next to file, until renamed */
+	int			 fd;
+	int64_t			 length;	/* -1: not known */
+	uint64_t		 got;
+	uint64_t		 t0_us;
+	struct output_progress	*progress;	/* NULL: stderr is no tty */
+};
+
+/* Redraw the progress line, if it is time (or the download ended). */
+static void
+tenantctl_export_draw(struct tenantctl_export *ex, int final)
+{
+	char	 done[32], total[32], rate[32], eta[32], *bar;
+	double	 secs, bps = 0;
+
+	if (ex->progress == NULL ||
+	    (!final && !output_progress_due(ex->progress)))
+		return;
+	secs = (double)(time_mono_us() - ex->t0_us) / 1e6;
+	if (secs > 0)
+		bps = (double)ex->got / secs;
+	output_size(done, sizeof done, (double)ex->got);
+	output_size(rate, sizeof rate, bps);
+	if (ex->length <= 0) {
+		output_progress_draw(ex->progress, "%s  %s/s", done, rate);
+		return;
+	}
+	output_size(total, sizeof total, (double)ex->length);
+	if (final)
+		output_duration(eta, sizeof eta, secs);
+	else if (bps > 0)
+		output_duration(eta, sizeof eta,
+		    (double)(ex->length - (int64_t)ex->got) / bps);
+	else
+		output_duration(eta, sizeof eta, -1);
+	bar = output_bar((double)ex->got / ex->length, CTL_BAR_WIDTH);
+	output_progress_draw(ex->progress, "%s %3d%%  %s / %s  %s/s  %s %s",
+	    bar, (int)(100.0 * ex->got / ex->length), done, total, rate,
+	    final ? "in" : "ETA", eta);
+	free(bar);
+}
+
+/* The sink's start: the daemon said 200 and how long the body is. */
+static int
+tenantctl_export_start(void *arg, const struct client_response *resp,
+    int64_t length, char *err, size_t errlen)
+{
+	struct tenantctl_export	*ex = arg;
+
+	(void)resp;
+	(void)err;
+	(void)errlen;
+	ex->length = length;
+	ex->t0_us = time_mono_us();
+	tenantctl_export_draw(ex, 0);
+	return (0);
+}
+
+/* The sink's write: the next piece of the body. */
+static int
+tenantctl_export_write(void *arg, const char *data, size_t len, char *err,
+    size_t errlen)
+{
+	struct tenantctl_export	*ex = arg;
+	ssize_t			 n;
+	char			*clean;
+
+	while (len > 0) {
+		if ((n = write(ex->fd, data, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			clean = output_clean(ex->file != NULL ? ex->tmp :
+			    "stdout");
+			snprintf(err, errlen, "cannot write %s: %s", clean,
+			    strerror(errno));
+			free(clean);
+			return (-1);
+		}
+		data += n;
+		len -= (size_t)n;
+		ex->got += (uint64_t)n;
+	}
+	tenantctl_export_draw(ex, 0);
+	return (0);
+}
+
+/*
+ * Create the temporary file next to ex->file, with the mode a new file
+ * would get.  Returns 0, or -1 after saying why.
+ */
+static int
+tenantctl_export_open(struct tenantctl_export *ex)
+{
+	struct stat	 st;
+	mode_t		 mask;
+	char		*clean;
+
+	clean = output_clean(ex->file);
+	if (stat(ex->file, &st) == 0 && S_ISDIR(st.st_mode)) {
+		tenantctl_warnx("cannot export to %s: it is a directory",
+		    clean);
+		goto fail;
+	}
+	xasprintf(&ex->tmp, "%s.tmp.XXXXXX", ex->file);
+	if ((ex->fd = mkstemp(ex->tmp)) == -1) {
+		tenantctl_warnx("cannot create a temporary file next to %s: "
+		    "%s", clean, strerror(errno));
+		free(ex->tmp);
+		ex->tmp = NULL;
+		goto fail;
+	}
+	mask = umask(0);
+	umask(mask);
+	if (fchmod(ex->fd, 0666 & ~mask) == -1) {
+		tenantctl_warnx("cannot set the mode of a temporary file next "
+		    "to %s: %s", clean, strerror(errno));
+		goto fail;
+	}
+	free(clean);
+	return (0);
+
+fail:
+	free(clean);
+	return (-1);
+}
+
+/* Sync the directory that holds path, so that a rename in it lasts. */
+static int
+tenantctl_sync_dir(const char *path)
+{
+	const char	*slash = strrchr(path, '/');
+	char		*dir;
+	int		 fd, r = 0;
+
+	if (slash == NULL)
+		dir = xstrdup(".");
+	else if (slash == path)
+		dir = xstrdup("/");
+	else
+		dir = xstrndup(path, slash - path);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY)) == -1)
+		r = -1;
+	else {
+		if (fsync(fd) == -1 && errno != EINVAL)
+			r = -1;
+		close(fd);
+	}
+	free(dir);
+	return (r);
+}
+
+/*
+ * The body is complete: sync the temporary file and rename it to the
+ * target.  Returns 0, or -1 after saying why (the temporary file is left
+ * for tenantctl_export_abort).
+ */
+static int
+tenantctl_export_commit(struct tenantctl_export *ex)
+{
+	char	*clean;
+	int	 fd = ex->fd;
+
+	clean = output_clean(ex->file);
+	ex->fd = -1;
+	if (fsync(fd) == -1) {
+		tenantctl_warnx("cannot sync the export of %s: %s", clean,
+		    strerror(errno));
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) == -1) {
+		tenantctl_warnx("cannot write the export of %s: %s", clean,
+		    strerror(errno));
+		goto fail;
+	}
+	if (rename(ex->tmp, ex->file) == -1) {
+		tenantctl_warnx("cannot rename the export to %s: %s", clean,
+		    strerror(errno));
+		goto fail;
+	}
+	tenantctl_sig_disarm();
+	free(ex->tmp);
+	ex->tmp = NULL;
+	if (tenantctl_sync_dir(ex->file) != 0) {
+		tenantctl_warnx("%s is complete, but its directory could not "
+		    "be synced: %s", clean, strerror(errno));
+		goto fail;
+	}
+	free(clean);
+	return (0);
+
+fail:
+	free(clean);
+	return (-1);
+}
+
+/* Remove what a failed export left: never a partial target. */
+static void
+tenantctl_export_abort(struct tenantctl_export *ex)
+{
+	tenantctl_sig_disarm();
+	if (ex->fd != -1 && ex->file != NULL)
+		close(ex->fd);
+	ex->fd = -1;
+	if (ex->tmp != NULL) {
+		if (unlink(ex->tmp) == -1 && errno != ENOENT)
+			tenantctl_warnx("cannot remove %s: %s", ex->tmp,
+			    strerror(errno));
+		free(ex->tmp);
+		ex->tmp = NULL;
+	}
+}
+
+/* export ID -o FILE [--format sqlite|sql] */
+static int
+tenantctl_cmd_export(struct tenantctl *ctl, const struct tenantctl_cmd *cmd,
+    int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		CTL_COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	struct tenantctl_export		 ex;
+	struct client_sink		 sink;
+	struct client_request		 req;
+	struct client_response		 resp;
+	const char			*out = NULL, *format = "sqlite";
+	char				*path = NULL, err[1024], *clean;
+	json_t				*j;
+	int				 ch, r, sql;
+
+	memset(&ex, 0, sizeof ex);
+	ex.fd = -1;
+	memset(&resp, 0, sizeof resp);
+	while ((ch = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
+		if (ch == 'o')
+			out = optarg;
+		else if (ch == OPT_FORMAT)
+			format = optarg;
+		else if ((r = tenantctl_common_opt(ctl, cmd, ch,
+		    argv)) != CTL_CONTINUE)
+			return (r);
+	}
+	if ((r = tenantctl_nargs(cmd, argc, argv, 1, 1)) != CTL_EXIT_OK)
+		return (r);
+	ex.id = argv[optind];
+	if ((r = tenantctl_check_id(cmd, ex.id)) != CTL_EXIT_OK)
+		return (r);
+	if (out == NULL || *out == '\0')
+		return (tenantctl_usage_error(cmd, "-o FILE is required (- "
+		    "for stdout)"));
+	if (strcmp(format, "sqlite") == 0)
+		sql = 0;
+	else if (strcmp(format, "sql") == 0)
+		sql = 1;
+	else
+		return (tenantctl_usage_error(cmd, "--format must be sqlite "
+		    "or sql"));
+	if (strcmp(out, "-") == 0) {
+		if (ctl->json)
+			return (tenantctl_usage_error(cmd, "--json cannot be "
+			    "used with -o -: the export goes to stdout"));
+		if (!sql && isatty(STDOUT_FILENO))
+			return (tenantctl_usage_error(cmd, "not writing a "
+			    "database file to a terminal: use -o FILE"));
+		ex.fd = STDOUT_FILENO;
+	} else
+		ex.file = out;
+	if ((r = tenantctl_prepare(ctl)) != CTL_EXIT_OK)
+		return (r);
+
+	if (ex.file != NULL) {
+		if (tenantctl_export_open(&ex) != 0) {
+			r = CTL_EXIT_REFUSED;
+			goto fail;
+		}
+		tenantctl_sig_arm(ex.tmp, NULL);
+	}
+	if (isatty(STDERR_FILENO))
+		ex.progress = tenantctl_progress =
+		    output_progress_new(stderr, CTL_BAR_MS);
+
+	xasprintf(&path, "/v1/tenants/%s/export%s", ex.id,
+	    sql ? "?format=sql" : "");
+	memset(&req, 0, sizeof req);
+	req.method = "GET";
+	req.path = path;
+	req.token = ctl->token;
+	req.accept = sql ? "application/sql, application/json" :
+	    "application/vnd.sqlite3, application/json";
+	req.timeout_ms = ctl->timeout_ms;
+	sink.start = tenantctl_export_start;
+	sink.write = tenantctl_export_write;
+	sink.arg = &ex;
+
+	r = client_download(&ctl->ep, &req, &sink, &resp, err, sizeof err);
+	if (r != CLIENT_OK) {
+		tenantctl_warnx("%s", err);
+		r = r == CLIENT_ERR_SINK ? CTL_EXIT_REFUSED : CTL_EXIT_CONNECT;
+		goto fail;
+	}
+	if ((r = tenantctl_status(ctl, &resp)) != CTL_EXIT_OK)
+		goto fail;
+	tenantctl_export_draw(&ex, 1);
+	output_progress_end(ex.progress);
+	if (ex.file != NULL && tenantctl_export_commit(&ex) != 0) {
+		r = CTL_EXIT_REFUSED;
+		goto fail;
+	}
+
+	if (ex.file != NULL && ctl->json) {
+		j = json_pack("{s:s,s:s,s:s,s:I}", "id", ex.id, "format",
+		    format, "file", ex.file, "bytes", (json_int_t)ex.got);
+		if (j == NULL)	/* a file name that is not UTF-8 */
+			j = json_pack("{s:s,s:s,s:n,s:I}", "id", ex.id,
+			    "format", format, "file", "bytes",
+			    (json_int_t)ex.got);
+		if (j == NULL)
+			fatalx("%s: json_pack failed", __func__);
+		output_json(stdout, j);
+		json_decref(j);
+	} else if (ex.file != NULL) {
+		clean = output_clean(ex.file);
+		printf("exported %s: %llu bytes to %s\n", ex.id,
+		    (unsigned long long)ex.got, clean);
+		free(clean);
+	}
+	r = CTL_EXIT_OK;
+	goto out;
+
+fail:
+	tenantctl_export_abort(&ex);
+out:
+	tenantctl_progress = NULL;
+	output_progress_free(ex.progress);
+	client_response_clear(&resp);
+	free(path);
+	return (r);
+}
+
+/* --- migrate, migrations ------------------------------------------------- */
+
+static int
+tenantctl_job_terminal(const char *state)
+{
+	return (strcmp(state, "succeeded") == 0 ||
+	    strcmp(state, "failed") == 0 ||
+	    strcmp(state, "completed_with_errors") == 0);
+}
+
+/* A job document must have a numeric id and a state. */
+static int
+tenantctl_job_check(struct tenantctl *ctl, const json_t *job)
+{
+	if (!json_is_integer(json_object_get(job, "id")) ||
+	    !json_is_string(json_object_get(job, "state")))
+		return (tenantctl_malformed(ctl, "the rollout has no \"id\" "
+		    "or \"state\""));
+	return (CTL_EXIT_OK);
+}
+
+/*
+ * Show how far a running job is: a bar on a terminal, redrawn at most
+ * every CTL_BAR_MS, else a plain line on stderr at most every CTL_LINE_MS
+ * (*last_us is when the last one was printed, 0 for never).  force
+ * redraws the bar now.
+ */
+static void
+tenantctl_job_progress(const json_t *job, struct output_progress *bar,
+    uint64_t *last_us, int force)
+{
+	const char	*state = json_string_value(json_object_get(job,
+			    "state"));
+	const json_t	*eta = json_object_get(job, "eta_s");
+	long long	 id, total, done, failed, finished;
+	double		 rate;
+	char		 etas[32], *b;
+	const char	*suffix = "";
+
+	if (bar != NULL && !force && !output_progress_due(bar))
+		return;
+	if (bar == NULL && *last_us != 0 &&
+	    time_mono_us() - *last_us < (uint64_t)CTL_LINE_MS * 1000)
+		return;
+	id = tenantctl_jint(job, "id");
+	total = tenantctl_jint(job, "total");
+	done = tenantctl_jint(job, "done");
+	failed = tenantctl_jint(job, "failed");
+	finished = done + failed + tenantctl_jint(job, "skipped");
+	rate = tenantctl_jnum(job, "rate_per_s");
+	if (strcmp(state, "canary") == 0)
+		suffix = " (canary)";
+
+	if (strcmp(state, "planning") == 0) {
+		if (bar != NULL)
+			output_progress_draw(bar, "rollout %lld: planning", id);
+		else
+			fprintf(stderr, "rollout %lld: planning\n", id);
+	} else if (bar != NULL) {
+		output_duration(etas, sizeof etas, json_is_number(eta) ?
+		    json_number_value(eta) : -1);
+		b = output_bar(total > 0 ? (double)finished / total : 0,
+		    CTL_BAR_WIDTH);
+		output_progress_draw(bar, "rollout %lld %s %lld/%lld done  "
+		    "%lld failed  %.1f/s  ETA %s%s", id, b, done, total, failed,
+		    rate, etas, suffix);
+		free(b);
+	} else
+		fprintf(stderr, "rollout %lld: %lld/%lld done, %lld failed, "
+		    "%.1f/s%s\n", id, done, total, failed, rate, suffix);
+	fflush(stderr);
+	*last_us = time_mono_us();
+}
+
+/* The failures of a job, if any, as a table after an empty line. */
+static void
+tenantctl_print_failures(const json_t *job)
+{
+	struct output_table	*t;
+	const json_t		*fails, *f;
+	size_t			 i;
+	long long		 more;
+
+	fails = json_object_get(job, "failures");
+	if (!json_is_array(fails) || json_array_size(fails) == 0)
+		return;
+	printf("\n");
+	t = output_table_new(4, "TENANT", "VERSION", "FILE", "ERROR");
+	json_array_foreach(fails, i, f) {
+		output_table_cell_json(t, json_object_get(f, "tenant"));
+		output_table_cell_json(t, json_object_get(f, "version"));
+		output_table_cell_json(t, json_object_get(f, "file"));
+		output_table_cell_json(t, json_object_get(f, "error"));
+	}
+	output_table_print(t, stdout);
+	output_table_free(t);
+	more = tenantctl_jint(job, "failures_total") -
+	    (long long)json_array_size(fails);
+	if (more > 0)
+		printf("(%lld more failures not shown)\n", more);
+}
+
+/* Print a job document: key: value lines, then its failures as a table. */
+static void
+tenantctl_print_job(const json_t *job)
+{
+	static const char	*keys[] = { "id", "schema", "to", "state",
+				    "message", "dry_run", "continue_on_error",
+				    "canary", "parallel", "tenants", "total",
+				    "done", "failed", "skipped", "pending",
+				    "running", "rate_per_s", "eta_s",
+				    "created", "finished" };
+	struct output_table	*kv;
+	const json_t		*v, *e;
+	char			 buf[64], *s, *tmp;
+	size_t			 i, j;
+
+	kv = output_kv_new();
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		if ((v = json_object_get(job, keys[i])) == NULL)
+			continue;
+		if (strcmp(keys[i], "message") == 0 && json_is_null(v))
+			continue;
+		if (strcmp(keys[i], "rate_per_s") == 0 && json_is_number(v)) {
+			snprintf(buf, sizeof buf, "%.1f", json_number_value(v));
+			output_kv(kv, keys[i], buf);
+		} else if (strcmp(keys[i], "eta_s") == 0 &&
+		    json_is_number(v)) {
+			output_duration(buf, sizeof buf, json_number_value(v));
+			output_kv(kv, keys[i], buf);
+		} else if (strcmp(keys[i], "tenants") == 0 &&
+		    json_is_array(v)) {
+			s = xstrdup("");
+			json_array_foreach(v, j, e) {
+				xasprintf(&tmp, "%s%s%s", s, j > 0 ? "," : "",
+				    json_is_string(e) ? json_string_value(e) :
+				    "?");
+				free(s);
+				s = tmp;
+			}
+			output_kv(kv, keys[i], s);
+			free(s);
+		} else if (strcmp(keys[i], "tenants") == 0 && json_is_null(v))
+			output_kv(kv, keys[i], "all");
+		else
+			output_kv_json(kv, keys[i], v);
+	}
+	output_table_print(kv, stdout);
+	output_table_free(kv);
+	tenantctl_print_failures(job);
+}
+
+/*
+ * Print a finished job in short: state, counts, the daemon's message, then
+ * its failures.
+ */
+static void
+tenantctl_print_job_summary(const json_t *job)
+{
+	const json_t	*msg = json_object_get(job, "message");
+	char		*schema, *state, *m;
+
+	schema = output_scalar(json_object_get(job, "schema"));
+	state = output_scalar(json_object_get(job, "state"));
+	printf("rollout %lld: %s%s\n", tenantctl_jint(job, "id"), state,
+	    json_is_true(json_object_get(job, "dry_run")) ?
+	    " (dry run: nothing was changed)" : "");
+	printf("schema %s to version %lld: %lld tenants, %lld done, %lld "
+	    "failed, %lld skipped\n", schema, tenantctl_jint(job, "to"),
+	    tenantctl_jint(job, "total"), tenantctl_jint(job, "done"),
+	    tenantctl_jint(job, "failed"), tenantctl_jint(job, "skipped"));
+	if (json_is_string(msg)) {
+		m = output_clean(json_string_value(msg));
+		printf("%s\n", m);
+		free(m);
+	}
+	free(state);
+	free(schema);
+	tenantctl_print_failures(job);
+}
+
+/* Split a,b,c into a JSON array of checked tenant ids (new), or NULL. */
+static json_t *
+tenantctl_split_ids(const struct tenantctl_cmd *cmd, const char *list)
+{
+	json_t		*arr = json_array();
+	const char	*p = list, *comma;
+	char		*id, *clean;
+
+	for (;;) {
+		comma = strchr(p, ',');
+		id = comma != NULL ? xstrndup(p, comma - p) : xstrdup(p);
+		if (*id == '\0') {
+			clean = output_clean(list);
+			tenantctl_usage_error(cmd, "--tenants: an empty "
+			    "tenant id in '%s'", clean);
+			free(clean);
+			goto fail;
+		}
+		if (tenantctl_check_id(cmd, id) != CTL_EXIT_OK)
+			goto fail;
+		json_array_append_new(arr, json_string(id));
+		free(id);
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	return (arr);
+
+fail:
+	free(id);
+	json_decref(arr);
+	return (NULL);
+}
+
+/*
+ * migrate --schema S [--to N] [--tenants a,b,c] [--canary K]
+ * [--parallel N] [--continue-on-error] [--dry-run] [--detach]
+ */
+static int
+tenantctl_cmd_migrate(struct tenantctl *ctl, const struct tenantctl_cmd *cmd,
+    int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		{ "schema", required_argument, NULL, OPT_SCHEMA },
+		{ "to", required_argument, NULL, OPT_TO },
+		{ "tenants", required_argument, NULL, OPT_TENANTS },
+		{ "canary", required_argument, NULL, OPT_CANARY },
+		{ "parallel", required_argument, NULL, OPT_PARALLEL },
+		{ "continue-on-error", no_argument, NULL, OPT_CONTINUE },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "detach", no_argument, NULL, OPT_DETACH },
+		CTL_COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	const char			*schema = NULL, *to = NULL;
+	const char			*tenants = NULL, *canary = NULL;
+	const char			*parallel = NULL, *state = NULL;
+	struct output_progress		*bar = NULL;
+	json_t				*body = NULL, *job = NULL, *ids;
+	char				*path = NULL, *sigmsg = NULL;
+	long long			 n, id;
+	uint64_t			 last_us = 0;
+	int				 ch, r, cont = 0, dry = 0, detach = 0;
+
+	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_SCHEMA:
+			schema = optarg;
+			break;
+		case OPT_TO:
+			to = optarg;
+			break;
+		case OPT_TENANTS:
+			tenants = optarg;
+			break;
+		case OPT_CANARY:
+			canary = optarg;
+			break;
+		case OPT_PARALLEL:
+			parallel = optarg;
+			break;
+		case OPT_CONTINUE:
+			cont = 1;
+			break;
+		case OPT_DRY_RUN:
+			dry = 1;
+			break;
+		case OPT_DETACH:
+			detach = 1;
+			break;
+		default:
+			r = tenantctl_common_opt(ctl, cmd, ch, argv);
+			if (r != CTL_CONTINUE)
+				return (r);
+			break;
+		}
+	}
+	if ((r = tenantctl_nargs(cmd, argc, argv, 0, 0)) != CTL_EXIT_OK)
+		return (r);
+	if (schema == NULL)
+		return (tenantctl_usage_error(cmd, "--schema is required"));
+	if ((r = tenantctl_check_schema(cmd, schema)) != CTL_EXIT_OK)
+		return (r);
+
+	body = json_object();
+	json_object_set_new(body, "schema", json_string(schema));
+	if (to != NULL) {
+		if (tenantctl_parse_num(to, 0, INT_MAX, &n) != 0) {
+			r = tenantctl_usage_error(cmd, "--to needs a version, "
+			    "0 or more");
+			goto out;
+		}
+		json_object_set_new(body, "to", json_integer(n));
+	}
+	if (tenants != NULL) {
+		if ((ids = tenantctl_split_ids(cmd, tenants)) == NULL) {
+			r = CTL_EXIT_USAGE;
+			goto out;
+		}
+		json_object_set_new(body, "tenants", ids);
+	}
+	if (canary != NULL) {
+		if (tenantctl_parse_num(canary, 0, INT_MAX, &n) != 0) {
+			r = tenantctl_usage_error(cmd, "--canary needs a "
+			    "number of tenants, 0 or more");
+			goto out;
+		}
+		json_object_set_new(body, "canary", json_integer(n));
+	}
+	if (parallel != NULL) {
+		if (tenantctl_parse_num(parallel, 1, 256, &n) != 0) {
+			r = tenantctl_usage_error(cmd, "--parallel needs a "
+			    "number from 1 to 256");
+			goto out;
+		}
+		json_object_set_new(body, "parallel", json_integer(n));
+	}
+	json_object_set_new(body, "continue_on_error", json_boolean(cont));
+	json_object_set_new(body, "dry_run", json_boolean(dry));
+
+	r = tenantctl_call(ctl, "POST", "/v1/migrations", body, &job);
+	if (r != CTL_EXIT_OK)
+		goto out;
+	if ((r = tenantctl_job_check(ctl, job)) != CTL_EXIT_OK)
+		goto out;
+	id = tenantctl_jint(job, "id");
+	if (detach) {
+		if (ctl->json)
+			output_json(stdout, job);
+		else
+			printf("rollout %lld started: schema %s to version "
+			    "%lld%s\nfollow it with: tenantctl migrations show "
+			    "%lld\n", id, schema, tenantctl_jint(job, "to"),
+			    dry ? " (dry run)" : "", id);
+		goto out;
+	}
+
+	/* Follow the job until it ends.  It goes on if we are stopped. */
+	if (isatty(STDERR_FILENO))
+		bar = tenantctl_progress = output_progress_new(stderr,
+		    CTL_BAR_MS);
+	xasprintf(&sigmsg, "%stenantctl: rollout %lld continues in the "
+	    "daemon; follow it with tenantctl migrations show %lld\n",
+	    bar != NULL ? "\n" : "", id, id);
+	tenantctl_sig_arm(NULL, sigmsg);
+	xasprintf(&path, "/v1/migrations/%lld", id);
+	for (;;) {
+		json_decref(job);
+		job = NULL;
+		if ((r = tenantctl_call(ctl, "GET", path, NULL, &job)) !=
+		    CTL_EXIT_OK)
+			break;
+		if ((r = tenantctl_job_check(ctl, job)) != CTL_EXIT_OK)
+			break;
+		state = json_string_value(json_object_get(job, "state"));
+		if (tenantctl_job_terminal(state)) {
+			if (bar != NULL)
+				tenantctl_job_progress(job, bar, &last_us, 1);
+			break;
+		}
+		tenantctl_job_progress(job, bar, &last_us, 0);
+		(void)poll(NULL, 0, CTL_POLL_MS);
+	}
+	tenantctl_sig_disarm();
+	output_progress_end(bar);
+	if (r != CTL_EXIT_OK) {
+		tenantctl_warnx("rollout %lld continues in the daemon; follow "
+		    "it with tenantctl migrations show %lld", id, id);
+		goto out;
+	}
+
+	if (ctl->json)
+		output_json(stdout, job);
+	else
+		tenantctl_print_job_summary(job);
+	if (strcmp(state, "succeeded") != 0) {
+		tenantctl_warnx("rollout %lld %s: %lld of %lld tenants failed",
+		    id, strcmp(state, "failed") == 0 ? "failed" :
+		    "completed with errors", tenantctl_jint(job, "failed"),
+		    tenantctl_jint(job, "total"));
+		r = CTL_EXIT_REFUSED;
+	}
+
+out:
+	tenantctl_progress = NULL;
+	output_progress_free(bar);
+	json_decref(body);
+	json_decref(job);
+	free(sigmsg);
+	free(path);
+	return (r);
+}
+
+/* migrations list */
+static int
+tenantctl_cmd_migrations_list(struct tenantctl *ctl,
+    const struct tenantctl_cmd *cmd, int argc, char **argv)
+{
+	struct output_table	*t;
+	json_t			*resp, *jobs, *job;
+	size_t			 i;
+	int			 r;
+
+	if ((r = tenantctl_noargs(ctl, cmd, argc, argv)) != CTL_CONTINUE)
+		return (r);
+	if ((r = tenantctl_call(ctl, "GET", "/v1/migrations", NULL, &resp)) !=
+	    CTL_EXIT_OK)
+		return (r);
+	jobs = json_object_get(resp, "migrations");
+	if (!json_is_array(jobs))
+		r = tenantctl_malformed(ctl, "no \"migrations\" array");
+	else if (ctl->json)
+		output_json(stdout, resp);
+	else {
+		t = output_table_new(8, "ID", "SCHEMA", "TO", "STATE", "DONE",
+		    "FAILED", "TOTAL", "CREATED");
+		json_array_foreach(jobs, i, job) {
+			output_table_cell_json(t, json_object_get(job, "id"));
+			output_table_cell_json(t, json_object_get(job,
+			    "schema"));
+			output_table_cell_json(t, json_object_get(job, "to"));
+			output_table_cell_json(t, json_object_get(job,
+			    "state"));
+			output_table_cell_json(t, json_object_get(job, "done"));
+			output_table_cell_json(t, json_object_get(job,
+			    "failed"));
+			output_table_cell_json(t, json_object_get(job,
+			    "total"));
+			output_table_cell_json(t, json_object_get(job,
+			    "created"));
+		}
+		output_table_print(t, stdout);
+		output_table_free(t);
+	}
+	json_decref(resp);
+	return (r);
+}
+
+/* migrations show ID */
+static int
+tenantctl_cmd_migrations_show(struct tenantctl *ctl,
+    const struct tenantctl_cmd *cmd, int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		CTL_COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	json_t				*job;
+	char				*path, *clean;
+	long long			 id;
+	int				 ch, r;
+
+	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		r = tenantctl_common_opt(ctl, cmd, ch, argv);
+		if (r != CTL_CONTINUE)
+			return (r);
+	}
+	if ((r = tenantctl_nargs(cmd, argc, argv, 1, 1)) != CTL_EXIT_OK)
+		return (r);
+	if (tenantctl_parse_num(argv[optind], 1, LLONG_MAX, &id) != 0) {
+		clean = output_clean(argv[optind]);
+		tenantctl_usage_error(cmd, "invalid rollout id '%s': expected "
+		    "a positive number", clean);
+		free(clean);
+		return (CTL_EXIT_USAGE);
+	}
+	xasprintf(&path, "/v1/migrations/%lld", id);
+	r = tenantctl_call(ctl, "GET", path, NULL, &job);
+	free(path);
+	if (r != CTL_EXIT_OK)
+		return (r);
+	if ((r = tenantctl_job_check(ctl, job)) != CTL_EXIT_OK)
+		;
+	else if (ctl->json)
+		output_json(stdout, job);
+	else
+		tenantctl_print_job(job);
+	json_decref(job);
+	return (r);
+}
+
+/* --- schema -------------------------------------------------------------- */
+
+/*
+ * Options and the NAME argument of schema show and schema verify, then
+ * GET /v1/schemas/NAME.  Returns an exit status with *out set (new), or
+ * with *out NULL when the command is over (--help, or an error).
+ */
+static int
+tenantctl_schema_get(struct tenantctl *ctl, const struct tenantctl_cmd *cmd,
+    int argc, char **argv, const char **name, json_t **out)
+{
+	static const struct option	 opts[] = {
+		CTL_COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	char				*path;
+	int				 ch, r;
+
+	*out = NULL;
+	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		r = tenantctl_common_opt(ctl, cmd, ch, argv);
+		if (r != CTL_CONTINUE)
+			return (r);
+	}
+	if ((r = tenantctl_nargs(cmd, argc, argv, 1, 1)) != CTL_EXIT_OK)
+		return (r);
+	*name = argv[optind];
+	if ((r = tenantctl_check_schema(cmd, *name)) != CTL_EXIT_OK)
+		return (r);
+	xasprintf(&path, "/v1/schemas/%s", *name);
+	r = tenantctl_call(ctl, "GET", path, NULL, out);
+	free(path);
+	if (r != CTL_EXIT_OK)
+		return (r);
+	if (!json_is_array(json_object_get(*out, "files")) ||
+	    !json_is_object(json_object_get(*out, "tenants_by_version"))) {
+		json_decref(*out);
+		*out = NULL;
+		return (tenantctl_malformed(ctl, "the schema has no \"files\" "
+		    "or \"tenants_by_version\""));
+	}
+	return (CTL_EXIT_OK);
+}
+
+/* schema show NAME */
+static int
+tenantctl_cmd_schema_show(struct tenantctl *ctl,
+    const struct tenantctl_cmd *cmd, int argc, char **argv)
+{
+	struct output_table	*kv, *t;
+	const char		*name, *key;
+	json_t			*resp, *f, *v;
+	size_t			 i;
+	int			 r;
+
+	r = tenantctl_schema_get(ctl, cmd, argc, argv, &name, &resp);
+	if (resp == NULL)
+		return (r);
+	if (ctl->json) {
+		output_json(stdout, resp);
+		json_decref(resp);
+		return (CTL_EXIT_OK);
+	}
+	kv = output_kv_new();
+	output_kv_json(kv, "name", json_object_get(resp, "name"));
+	output_kv_json(kv, "latest", json_object_get(resp, "latest"));
+	output_kv_json(kv, "edited", json_object_get(resp, "edited"));
+	output_table_print(kv, stdout);
+	output_table_free(kv);
+
+	printf("\n");
+	t = output_table_new(4, "VERSION", "FILE", "CHECKSUM", "DOWN");
+	json_array_foreach(json_object_get(resp, "files"), i, f) {
+		output_table_cell_json(t, json_object_get(f, "version"));
+		output_table_cell_json(t, json_object_get(f, "file"));
+		output_table_cell_json(t, json_object_get(f, "checksum"));
+		output_table_cell_json(t, json_object_get(f, "down"));
+	}
+	output_table_print(t, stdout);
+	output_table_free(t);
+
+	printf("\n");
+	t = output_table_new(2, "VERSION", "TENANTS");
+	json_object_foreach(json_object_get(resp, "tenants_by_version"), key,
+	    v) {
+		output_table_cell(t, key);
+		output_table_cell_json(t, v);
+	}
+	output_table_print(t, stdout);
+	output_table_free(t);
+	json_decref(resp);
+	return (CTL_EXIT_OK);
+}
+
+/* schema verify NAME */
+static int
+tenantctl_cmd_schema_verify(struct tenantctl *ctl,
+    const struct tenantctl_cmd *cmd, int argc, char **argv)
+{
+	const char	*name;
+	json_t		*resp, *edited;
+	char		*clean;
+	int		 r;
+
+	r = tenantctl_schema_get(ctl, cmd, argc, argv, &name, &resp);
+	if (resp == NULL)
+		return (r);
+	edited = json_object_get(resp, "edited");
+	if (ctl->json)
+		output_json(stdout, resp);
+	if (edited == NULL || json_is_null(edited)) {
+		if (!ctl->json)
+			printf("schema %s: no applied file was edited\n",
+			    name);
+		r = CTL_EXIT_OK;
+	} else {
+		clean = output_scalar(edited);
+		tenantctl_warnx("schema %s: %s", name, clean);
+		free(clean);
+		r = CTL_EXIT_REFUSED;
+	}
+	json_decref(resp);
+	return (r);
+}
+
+/* --- token --------------------------------------------------------------- */
+
+/* token create ID [--ro] [--ttl SECS] | token create --admin [--ttl SECS] */
+static int
+tenantctl_cmd_token_create(struct tenantctl *ctl,
+    const struct tenantctl_cmd *cmd, int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		{ "ro", no_argument, NULL, OPT_RO },
+		{ "ttl", required_argument, NULL, OPT_TTL },
+		{ "admin", no_argument, NULL, OPT_ADMIN },
+		CTL_COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	const char			*id = NULL, *ttl = NULL, *token;
+	json_t				*body, *resp;
+	long long			 secs = 0;
+	int				 ch, r, ro = 0, admin = 0;
+
+	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		if (ch == OPT_RO)
+			ro = 1;
+		else if (ch == OPT_TTL)
+			ttl = optarg;
+		else if (ch == OPT_ADMIN)
+			admin = 1;
+		else if ((r = tenantctl_common_opt(ctl, cmd, ch,
+		    argv)) != CTL_CONTINUE)
+			return (r);
+	}
+	if ((r = tenantctl_nargs(cmd, argc, argv, admin ? 0 : 1,
+	    admin ? 0 : 1)) != CTL_EXIT_OK)
+		return (r);
+	if (admin && ro)
+		return (tenantctl_usage_error(cmd, "--ro is for tenant "
+		    "tokens; an admin token reaches everything"));
+	if (!admin) {
+		id = argv[optind];
+		if ((r = tenantctl_check_id(cmd, id)) != CTL_EXIT_OK)
+			return (r);
+	}
+	if (ttl != NULL && tenantctl_parse_num(ttl, 1, CTL_MAX_TTL,
+	    &secs) != 0)
+		return (tenantctl_usage_error(cmd, "--ttl needs a number of "
+		    "seconds, from 1 to %lld (ten years)", CTL_MAX_TTL));
+
+	body = json_object();
+	json_object_set_new(body, "tenant", id != NULL ? json_string(id) :
+	    json_null());
+	json_object_set_new(body, "access", json_string(ro ? "ro" : "rw"));
+	json_object_set_new(body, "ttl", ttl != NULL ? json_integer(secs) :
+	    json_null());
+	r = tenantctl_call(ctl, "POST", "/v1/tokens", body, &resp);
+	json_decref(body);
+	if (r != CTL_EXIT_OK)
+		return (r);
+	token = json_string_value(json_object_get(resp, "token"));
+	if (token == NULL)
+		r = tenantctl_malformed(ctl, "no \"token\" string");
+	else if (ctl->json)
+		output_json(stdout, resp);
+	else
+		printf("%s\n", token);
+	json_decref(resp);
+	return (r);
+}
+
 static const struct tenantctl_cmd *
 tenantctl_find(const char *name)
 {
@@ -1041,14 +2398,89 @@ tenantctl_find(const char *name)
 	return (NULL);
 }
 
-static int
-tenantctl_unknown_command(const char *name)
+/*
+ * The command named by argv[0], or by argv[0] and argv[1] for a command of
+ * two words; *nwords says how many it took.  NULL if there is none.
+ */
+static const struct tenantctl_cmd *
+tenantctl_lookup(int argc, char **argv, int *nwords)
 {
-	char	*clean;
+	const struct tenantctl_cmd	*cmd;
+	char				*two;
 
+	if (argc >= 2) {
+		xasprintf(&two, "%s %s", argv[0], argv[1]);
+		cmd = tenantctl_find(two);
+		free(two);
+		if (cmd != NULL) {
+			*nwords = 2;
+			return (cmd);
+		}
+	}
+	*nwords = 1;
+	return (tenantctl_find(argv[0]));
+}
+
+/* Is word the first word of commands of two words ("schema")? */
+static int
+tenantctl_is_group(const char *word)
+{
+	size_t	i, len = strlen(word);
+
+	for (i = 0; i < CTL_NCMDS; i++) {
+		if (strncmp(tenantctl_cmds[i].name, word, len) == 0 &&
+		    tenantctl_cmds[i].name[len] == ' ')
+			return (1);
+	}
+	return (0);
+}
+
+/* The usage lines of a group's commands. */
+static void
+tenantctl_group_usage(FILE *fp, const char *word)
+{
+	size_t	i, len = strlen(word);
+
+	fprintf(fp, "usage: tenantctl [global options] %s COMMAND\n\n"
+	    "commands:\n", word);
+	for (i = 0; i < CTL_NCMDS; i++) {
+		if (strncmp(tenantctl_cmds[i].name, word, len) == 0 &&
+		    tenantctl_cmds[i].name[len] == ' ')
+			tenantctl_usage_line(fp, &tenantctl_cmds[i]);
+	}
+	fprintf(fp, "\nRun 'tenantctl help %s COMMAND' for its options.\n",
+	    word);
+}
+
+/*
+ * No command matched argv: say so and return the exit status.  A group
+ * alone, or with -h or --help, shows its commands.
+ */
+static int
+tenantctl_unknown_command(int argc, char **argv)
+{
+	char	*clean, *name;
+
+	if (tenantctl_is_group(argv[0])) {
+		if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
+		    strcmp(argv[1], "--help") == 0)) {
+			tenantctl_group_usage(stdout, argv[0]);
+			return (CTL_EXIT_OK);
+		}
+		if (argc < 2 || argv[1][0] == '-') {
+			fflush(stdout);
+			fprintf(stderr, "tenantctl: %s: missing command\n",
+			    argv[0]);
+			tenantctl_group_usage(stderr, argv[0]);
+			return (CTL_EXIT_USAGE);
+		}
+		xasprintf(&name, "%s %s", argv[0], argv[1]);
+	} else
+		name = xstrdup(argv[0]);
 	clean = output_clean(name);
 	tenantctl_usage_error(NULL, "unknown command '%s'", clean);
 	free(clean);
+	free(name);
 	return (CTL_EXIT_USAGE);
 }
 
@@ -1062,21 +2494,30 @@ tenantctl_cmd_help(struct tenantctl *ctl, const struct tenantctl_cmd *cmd,
 		{ NULL, 0, NULL, 0 }
 	};
 	const struct tenantctl_cmd		*which;
-	int				 ch, r;
+	int				 ch, r, nwords;
 
 	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		r = tenantctl_common_opt(ctl, cmd, ch, argv);
 		if (r != CTL_CONTINUE)
 			return (r);
 	}
-	if ((r = tenantctl_nargs(cmd, argc, argv, 0, 1)) != CTL_EXIT_OK)
+	if ((r = tenantctl_nargs(cmd, argc, argv, 0, 2)) != CTL_EXIT_OK)
 		return (r);
 	if (optind == argc) {
 		tenantctl_usage(stdout);
 		return (CTL_EXIT_OK);
 	}
-	if ((which = tenantctl_find(argv[optind])) == NULL)
-		return (tenantctl_unknown_command(argv[optind]));
+	which = tenantctl_lookup(argc - optind, argv + optind, &nwords);
+	if (which == NULL && argc - optind == 1 &&
+	    tenantctl_is_group(argv[optind])) {
+		tenantctl_group_usage(stdout, argv[optind]);
+		return (CTL_EXIT_OK);
+	}
+	if (which == NULL)
+		return (tenantctl_unknown_command(argc - optind,
+		    argv + optind));
+	if (nwords != argc - optind)
+		return (tenantctl_nargs(cmd, argc, argv, 0, 1));
 	tenantctl_cmd_usage(stdout, which, 1);
 	return (CTL_EXIT_OK);
 }
@@ -1118,7 +2559,7 @@ main(int argc, char **argv)
 	};
 	struct tenantctl			 ctl;
 	const struct tenantctl_cmd		*cmd;
-	int				 ch, r, nendpoints = 0;
+	int				 ch, r, nwords, nendpoints = 0;
 
 	memset(&ctl, 0, sizeof ctl);
 	ctl.timeout_ms = CTL_DEFAULT_TIMEOUT_MS;
@@ -1164,11 +2605,12 @@ main(int argc, char **argv)
 		tenantctl_usage(stderr);
 		return (CTL_EXIT_USAGE);
 	}
-	if ((cmd = tenantctl_find(argv[0])) == NULL)
-		return (tenantctl_unknown_command(argv[0]));
+	if ((cmd = tenantctl_lookup(argc, argv, &nwords)) == NULL)
+		return (tenantctl_unknown_command(argc, argv));
 
+	/* A command of two words parses its options after the second. */
 	tenantctl_getopt_reset();
-	r = cmd->exec(&ctl, cmd, argc, argv);
+	r = cmd->exec(&ctl, cmd, argc - (nwords - 1), argv + (nwords - 1));
 
 	client_endpoint_clear(&ctl.ep);
 	if (fflush(stdout) != 0 || ferror(stdout)) {

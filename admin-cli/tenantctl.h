@@ -9,6 +9,7 @@
 #define TENANTCTL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -23,6 +24,11 @@
 #define CLIENT_MAX_HEAD		(64 * 1024)	  /* status line + headers */
 #define CLIENT_MAX_HEADERS	100		  /* header fields */
 #define CLIENT_MAX_BODY		(16 * 1024 * 1024) /* decoded body */
+
+/* What client_request and client_download return. */
+#define CLIENT_OK		0
+#define CLIENT_ERR_DAEMON	-1	/* unreachable, timeout, bad HTTP */
+#define CLIENT_ERR_SINK		-2	/* the sink refused the body */
 
 enum client_type {
 	CLIENT_UNIX,
@@ -47,7 +53,8 @@ struct client_request {
 	const char		*body;		/* NULL: no body */
 	size_t			 bodylen;
 	const char		*token;		/* NULL: no Authorization */
-	int			 timeout_ms;	/* whole exchange */
+	const char		*accept;	/* NULL: application/json */
+	int			 timeout_ms;	/* exchange; download: silence */
 };
 
 struct client_header {
@@ -65,6 +72,24 @@ struct client_response {
 	size_t			 bodylen;
 };
 
+/*
+ * Where client_download puts the body of a 2xx response instead of memory.
+ * start is called once, when the final head has arrived, with the body's
+ * length (-1 when it is not known: chunked, or until EOF); write is then
+ * called with each decoded piece in order.  Either returns 0, or -1 after
+ * writing a message into err to abort the download.  Both run on the main
+ * thread, inside client_download.
+ */
+struct client_sink {
+	int	(*start)(void *, const struct client_response *, int64_t,
+		    char *, size_t);
+	int	(*write)(void *, const char *, size_t, char *, size_t);
+	void	 *arg;
+};
+
+/* A progress line redrawn in place on a terminal. */
+struct output_progress;
+
 /* A table (or key: value list) built cell by cell, printed aligned. */
 struct output_table;
 
@@ -76,6 +101,9 @@ void		 client_endpoint_clear(struct client_endpoint *);
 int		 client_request(const struct client_endpoint *,
 		     const struct client_request *, struct client_response *,
 		     char *, size_t);
+int		 client_download(const struct client_endpoint *,
+		     const struct client_request *, const struct client_sink *,
+		     struct client_response *, char *, size_t);
 void		 client_response_clear(struct client_response *);
 const char	*client_header(const struct client_response *, const char *);
 char		*client_urlencode(const char *);
@@ -94,5 +122,14 @@ void		 output_table_free(struct output_table *);
 char		*output_scalar(const json_t *);
 char		*output_clean(const char *);
 void		 output_json(FILE *, const json_t *);
+void		 output_size(char *, size_t, double);
+void		 output_duration(char *, size_t, double);
+char		*output_bar(double, int);
+struct output_progress *output_progress_new(FILE *, int);
+int		 output_progress_due(const struct output_progress *);
+void		 output_progress_draw(struct output_progress *, const char *,
+		     ...) printflike(2, 3);
+void		 output_progress_end(struct output_progress *);
+void		 output_progress_free(struct output_progress *);
 
 #endif /* TENANTCTL_H */

@@ -115,7 +115,9 @@ fi
 ctl schemas
 latest=$(awk '$1 == "notes" { print $2 }' "$tmp/out")
 check "schemas lists the notes schema with its latest version" \
-    '[ $rc -eq 0 ] && [ -n "$latest" ] && head -n 1 "$tmp/out" | grep -q "^NAME  *LATEST$"'
+    '[ $rc -eq 0 ] && [ -n "$latest" ] &&
+    head -n 1 "$tmp/out" | grep -q "^NAME  *LATEST  *EDITED$" &&
+    grep -q "^notes  *$latest  *-$" "$tmp/out"'
 
 ctl create alice --schema notes
 check "create alice --schema notes exits 0 and prints the tenant" \
@@ -215,8 +217,8 @@ count=$(awk 'END { print NR - 1 }' "$tmp/out")
 ctl status
 check "status exits 0 and gives the number of tenants ($count)" \
     '[ $rc -eq 0 ] && grep -q "^tenants: *$count$" "$tmp/out"'
-check "status lists the schemas" \
-    'grep -q "^notes  *$latest$" "$tmp/out"'
+check "status lists the schemas, with no edited file" \
+    'grep -q "^notes  *$latest  *-$" "$tmp/out"'
 ctl --json status
 check "status --json prints valid JSON" '[ $rc -eq 0 ] && json_ok "$tmp/out"'
 ctl health
