@@ -2203,7 +2203,7 @@ tenantctl_cmd_migrations_show(struct tenantctl *ctl,
  */
 static int
 tenantctl_schema_get(struct tenantctl *ctl, const struct tenantctl_cmd *cmd,
-    int argc, char **argv, const char **name, json_t **out)
+    int argc, char **argv, int reload, const char **name, json_t **out)
 {
 	static const struct option	 opts[] = {
 		CTL_COMMON_LONGOPTS,
@@ -2223,6 +2223,16 @@ tenantctl_schema_get(struct tenantctl *ctl, const struct tenantctl_cmd *cmd,
 	*name = argv[optind];
 	if ((r = tenantctl_check_schema(cmd, *name)) != CTL_EXIT_OK)
 		return (r);
+	if (reload) {
+		/* Have the daemon read the files as they are now. */
+		json_t	*list = NULL;
+
+		r = tenantctl_call(ctl, "POST", "/v1/schemas/reload", NULL,
+		    &list);
+		json_decref(list);
+		if (r != CTL_EXIT_OK)
+			return (r);
+	}
 	xasprintf(&path, "/v1/schemas/%s", *name);
 	r = tenantctl_call(ctl, "GET", path, NULL, out);
 	free(path);
@@ -2249,7 +2259,7 @@ tenantctl_cmd_schema_show(struct tenantctl *ctl,
 	size_t			 i;
 	int			 r;
 
-	r = tenantctl_schema_get(ctl, cmd, argc, argv, &name, &resp);
+	r = tenantctl_schema_get(ctl, cmd, argc, argv, 0, &name, &resp);
 	if (resp == NULL)
 		return (r);
 	if (ctl->json) {
@@ -2298,7 +2308,7 @@ tenantctl_cmd_schema_verify(struct tenantctl *ctl,
 	char		*clean;
 	int		 r;
 
-	r = tenantctl_schema_get(ctl, cmd, argc, argv, &name, &resp);
+	r = tenantctl_schema_get(ctl, cmd, argc, argv, 1, &name, &resp);
 	if (resp == NULL)
 		return (r);
 	edited = json_object_get(resp, "edited");

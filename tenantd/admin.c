@@ -247,6 +247,14 @@ schemas_json(void)
 	return (arr);
 }
 
+/* POST /v1/schemas/reload: answered once the sets were read again. */
+static void
+schemas_reloaded(void *arg)
+{
+	http_reply_json(arg, 200, json_pack("{s:o}", "schemas",
+	    schemas_json()));
+}
+
 /*
  * GET /v1/schemas/{name}: the files (version, file, checksum, down file)
  * and how many tenants sit at each version (the catalog's index).
@@ -558,6 +566,15 @@ admin_route(struct http_req *req, const char *path, size_t len)
 			return;
 		}
 		tokens_create(req);
+		return;
+	}
+	if (strcmp(path, "/v1/schemas/reload") == 0) {
+		req->route = ROUTE_SCHEMAS;
+		if (!method_is(req, "POST")) {
+			http_reply_error(req, 405, "METHOD_NOT_ALLOWED", "use POST");
+			return;
+		}
+		schema_reload(schemas_reloaded, req);
 		return;
 	}
 	if (strncmp(path, "/v1/schemas/", 12) == 0) {

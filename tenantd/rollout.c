@@ -84,6 +84,7 @@ struct rollout {
 	int64_t			 created_ms;
 	int64_t			 finished_ms;
 	uint64_t		 t0_us;
+	uint64_t		 t1_us;		/* when it finished */
 	size_t			 t0_count;
 	struct catalog_version	*cv;
 	size_t			 ncv;
@@ -179,12 +180,15 @@ rollout_json(struct rollout *r, int with_failures)
 	json_object_set_new(o, "running", json_integer((json_int_t)r->inflight));
 	time_format_iso(r->created_ms, ts, sizeof ts);
 	json_object_set_new(o, "created", json_string(ts));
+	json_object_set_new(o, "created_ms", json_integer(r->created_ms));
+	json_object_set_new(o, "finished_ms", json_integer(r->finished_ms));
 	if (r->finished_ms != 0) {
 		time_format_iso(r->finished_ms, ts, sizeof ts);
 		json_object_set_new(o, "finished", json_string(ts));
 	} else
 		json_object_set_new(o, "finished", json_null());
-	secs = (double)(time_mono_us() - r->t0_us) / 1e6;
+	secs = (double)((r->t1_us ? r->t1_us : time_mono_us()) - r->t0_us) /
+	    1e6;
 	if (r->t0_us != 0 && secs > 0 && finished > r->t0_count)
 		rate = (double)(finished - r->t0_count) / secs;
 	json_object_set_new(o, "rate_per_s", json_real(rate));
@@ -373,6 +377,7 @@ rollout_tenant_done(struct rollout *r, const char *tenant, int skipped,
 			    r->failed, r->canary_end);
 			r->state = RO_FAILED;
 			r->finished_ms = (int64_t)time_now_ms();
+			r->t1_us = time_mono_us();
 			log_warnx("rollout %llu: %s", (unsigned long long)r->id,
 			    r->why);
 			rollout_persist(r, 1);
@@ -446,6 +451,7 @@ rollout_finish(struct rollout *r)
 			    "failure (use continue_on_error to go on)");
 	}
 	r->finished_ms = (int64_t)time_now_ms();
+	r->t1_us = time_mono_us();
 	log_info("rollout %llu: schema %s to version %d%s: %s, %zu done, %zu "
 	    "failed, %zu skipped", (unsigned long long)r->id, r->schema, r->to,
 	    r->dry ? " (dry run)" : "", ro_state_names[r->state], r->done,
@@ -895,7 +901,10 @@ rollout_load_cb(void *arg, uint64_t id, const char *doc, size_t len)
 		    "error")) ? json_string_value(json_object_get(e, "error")) :
 		    "", sizeof f->error);
 	}
-	r->created_ms = (int64_t)time_now_ms();
+	r->created_ms = json_integer_value(json_object_get(o, "created_ms"));
+	if (r->created_ms == 0)
+		r->created_ms = (int64_t)time_now_ms();
+	r->finished_ms = json_integer_value(json_object_get(o, "finished_ms"));
 	r->state = st > RO_COMPLETED_WITH_ERRORS ? RO_FAILED : st;
 	TAILQ_INSERT_TAIL(&rollouts, r, entry);
 	json_decref(o);
