@@ -34,6 +34,8 @@ static struct lru	 table;		/* tenant id -> struct handle */
 static size_t		 cap;		/* cfg.max_open, lowered on EMFILE */
 static struct lru	 busyids;	/* ids being created or deleted */
 static struct job_list	 waitq = TAILQ_HEAD_INITIALIZER(waitq);
+/* Client jobs queued on a handle, oldest first (for --queue-wait-ms). */
+static TAILQ_HEAD(, job) queued = TAILQ_HEAD_INITIALIZER(queued);
 static struct catalog	*cat;
 
 static void	cache_wake_waiters(void);
@@ -125,6 +127,8 @@ cache_kick(struct handle *h)
 	if (j == NULL)
 		return;
 	TAILQ_REMOVE(&h->jobs, j, entry);
+	if (j->bounded)
+		TAILQ_REMOVE(&queued, j, qentry);
 	h->running = j;
 	worker_push(j);
 }
@@ -135,6 +139,10 @@ cache_submit(struct handle *h, struct job *j)
 {
 	j->h = h;
 	lru_pin(&table, &h->le);
+	if (j->bounded) {
+		j->t_queued = time_mono_us();
+		TAILQ_INSERT_TAIL(&queued, j, qentry);
+	}
 	if (j->front)
 		TAILQ_INSERT_HEAD(&h->jobs, j, entry);
 	else
@@ -287,12 +295,27 @@ cache_wake_waiters(void)
 	}
 }
 
-/* Once a second: waiters that waited too long get 503. */
+/* Each tick: requests that waited too long get 503. */
 void
 cache_tick(void)
 {
 	struct job	*j, *next;
+	struct handle	*h;
 	uint64_t	 now = time_mono_us();
+
+	/* Queued behind a tenant's long migration or transaction. */
+	while ((j = TAILQ_FIRST(&queued)) != NULL &&
+	    now - j->t_queued >= (uint64_t)cfg.queue_wait_ms * 1000) {
+		h = j->h;
+		TAILQ_REMOVE(&queued, j, qentry);
+		TAILQ_REMOVE(&h->jobs, j, entry);
+		cache_stats.wait_timeouts++;
+		cache_fail_job(j, 503, "UNAVAILABLE", "the request waited too "
+		    "long behind other work on this tenant (a migration or a "
+		    "transaction); try again");
+		lru_unpin(&table, &h->le);
+		cache_reap(h);
+	}
 
 	for (j = TAILQ_FIRST(&waitq); j != NULL; j = next) {
 		next = TAILQ_NEXT(j, entry);

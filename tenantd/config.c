@@ -38,6 +38,7 @@ config_defaults(void)
 	cfg.max_response = 16u << 20;
 	cfg.stream_timeout_s = 10;
 	cfg.handle_wait_ms = 5000;
+	cfg.queue_wait_ms = 30000;
 	cfg.busy_timeout_ms = 5000;
 	cfg.cache_kib = 256;
 	cfg.http_timeout_s = 30;
@@ -64,6 +65,8 @@ config_usage(void)
 "      --statement-timeout MS   longest a tenant statement may run (default 5000)\n"
 "      --stream-timeout S   idle Hrana stream expiry (default 10)\n"
 "      --handle-wait-ms MS  how long a request waits for a free handle (5000)\n"
+"      --queue-wait-ms MS   how long a request waits behind its tenant's other\n"
+"                           work, e.g. a migration on open (30000)\n"
 "      --busy-timeout MS    SQLite busy timeout (default 5000)\n"
 "      --synchronous MODE   normal (default) or full\n"
 "      --cache-kib N        page cache per handle in KiB (default 256)\n"
@@ -148,7 +151,7 @@ config_parse(int argc, char **argv)
 	enum { O_SOCKGROUP = 256, O_SCHEMAS, O_DEFSCHEMA, O_MAXOPEN, O_WORKERS,
 	    O_MAXBODY, O_MAXRESP, O_STREAMTO, O_HWAIT, O_BUSY, O_SYNC, O_CACHE,
 	    O_HTTPTO, O_MAXCONNS, O_NOAUTH, O_READY, O_MAXIMPORT, O_MAXTENANT,
-	    O_STMTTO, O_RESTORE };
+	    O_STMTTO, O_RESTORE, O_QWAIT };
 	static const struct option longopts[] = {
 		{ "data-dir", required_argument, NULL, 'D' },
 		{ "socket", required_argument, NULL, 's' },
@@ -165,6 +168,7 @@ config_parse(int argc, char **argv)
 		{ "statement-timeout", required_argument, NULL, O_STMTTO },
 		{ "stream-timeout", required_argument, NULL, O_STREAMTO },
 		{ "handle-wait-ms", required_argument, NULL, O_HWAIT },
+		{ "queue-wait-ms", required_argument, NULL, O_QWAIT },
 		{ "busy-timeout", required_argument, NULL, O_BUSY },
 		{ "synchronous", required_argument, NULL, O_SYNC },
 		{ "cache-kib", required_argument, NULL, O_CACHE },
@@ -251,6 +255,12 @@ config_parse(int argc, char **argv)
 			if (parse_num("--handle-wait-ms", optarg, 0, 3600000, &v))
 				return (-1);
 			cfg.handle_wait_ms = (int)v;
+			break;
+		case O_QWAIT:
+			if (parse_num("--queue-wait-ms", optarg, 100, 3600000,
+			    &v))
+				return (-1);
+			cfg.queue_wait_ms = (int)v;
 			break;
 		case O_BUSY:
 			if (parse_num("--busy-timeout", optarg, 0, 3600000, &v))

@@ -189,6 +189,7 @@ pipeline_start(struct http_req *req, const char *tid, size_t tidlen,
 	pj->job.run = pipeline_run;
 	pj->job.done = pipeline_done;
 	pj->job.readonly = req->readonly;
+	pj->job.bounded = 1;
 	if (cache_dispatch(&pj->job, &code, &msg) != 0)
 		pipeline_refused(pj, code, msg);
 }

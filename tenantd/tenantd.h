@@ -53,6 +53,7 @@ struct config {
 	size_t		 max_response;
 	int		 stream_timeout_s;
 	int		 handle_wait_ms;
+	int		 queue_wait_ms;
 	int		 busy_timeout_ms;
 	int		 synchronous_full;
 	int		 cache_kib;
@@ -289,6 +290,8 @@ struct job {
 	uint64_t		 stream_id;	/* 0: none */
 	int			 force;		/* runs despite an owner */
 	int			 readonly;	/* [const] query_only */
+	int			 bounded;	/* a client waits: time-limited */
+	TAILQ_ENTRY(job)	 qentry;	/* [loop] on the waiting list */
 	int			 front;		/* queue ahead of others */
 	job_cb			 run;		/* [worker] */
 	job_cb			 done;		/* [loop] */

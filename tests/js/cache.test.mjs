@@ -64,6 +64,25 @@ await run(async (t, keep) => {
   const rs0 = await clients[0].execute('SELECT v FROM kv WHERE k = 1');
   t.is(rs0.rows[0].v, 'held', 'the transaction committed on the same connection');
 
+  // A request stuck behind another client's long transaction is bounded.
+  const d3 = await startDaemon(['--queue-wait-ms', '300']);
+  try {
+    await d3.admin('POST', '/v1/tenants', { id: 'q', schema: null });
+    const q1 = createClient({ url: `${d3.url}/t/q/` });
+    const q2 = createClient({ url: `${d3.url}/t/q/` });
+    await q1.execute('CREATE TABLE t (x)');
+    const tx3 = await q1.transaction('write');
+    await tx3.execute('INSERT INTO t VALUES (1)');
+    let got;
+    try { await q2.execute('SELECT count(*) FROM t'); got = 'ran'; } catch (e) { got = e.code || e.message; }
+    t.ok(/UNAVAILABLE|503/.test(got), `a request queued behind a transaction past --queue-wait-ms gets 503 (${got})`);
+    await tx3.commit();
+    t.is((await q2.execute('SELECT count(*) AS n FROM t')).rows[0].n, 1, 'and the next one runs once the transaction ends');
+    q1.close(); q2.close();
+  } finally {
+    await d3.cleanup(t.failed > 0);
+  }
+
   // Many concurrent requests across tenants: every answer belongs to its tenant.
   const d2 = await startDaemon(['--max-open', '32']);
   try {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { run, startDaemon, loadClient } from './lib.mjs';
 
 const { createClient } = await loadClient();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const sqlite3 = (file, sql) => execFileSync('sqlite3', [file, sql], { encoding: 'utf8' }).trim();
 
 await run(async (t, keep) => {
@@ -49,6 +50,42 @@ await run(async (t, keep) => {
     "SELECT rowid FROM notes_fts WHERE notes_fts MATCH 'two'", 'PRAGMA user_version',
     'SELECT version, name, checksum FROM _tenantd_migrations ORDER BY version'])
     t.is(sqlite3(loaded, q), sqlite3(file, q), `same answer from both formats: ${q}`);
+
+  // Export while a writer commits continuously to the same tenant.
+  await d.admin('POST', '/v1/tenants', { id: 'bank', schema: null });
+  const bank = createClient({ url: `${d.url}/t/bank/` });
+  await bank.batch(['CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER NOT NULL, pad BLOB)',
+    "INSERT INTO acct SELECT value, 1000, randomblob(4000) FROM generate_series(1, 2000)"], 'write').catch(async () => {
+    // generate_series is not in every build: fill with a recursive CTE.
+    await bank.batch(['CREATE TABLE IF NOT EXISTS acct (id INTEGER PRIMARY KEY, bal INTEGER NOT NULL, pad BLOB)',
+      'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 2000) INSERT INTO acct SELECT x, 1000, randomblob(4000) FROM c'], 'write');
+  });
+  let stop = false, commits = 0, duringExport = 0, exporting = false;
+  const writer = (async () => {
+    while (!stop) {
+      const a = 1 + Math.floor(Math.random() * 2000), b = 1 + Math.floor(Math.random() * 2000);
+      await bank.batch([{ sql: 'UPDATE acct SET bal = bal - 7 WHERE id = ?', args: [a] },
+        { sql: 'UPDATE acct SET bal = bal + 7 WHERE id = ?', args: [b] }], 'write');
+      commits++;
+      if (exporting) duringExport++;
+    }
+  })();
+  while (commits < 5) await sleep(5);
+  const bankFile = join(d.tmp, 'bank.db');
+  let sums = [];
+  for (let round = 0; round < 3; round++) {
+    exporting = true;
+    const rb = await fetch(`${d.url}/v1/tenants/bank/export`);
+    writeFileSync(bankFile, Buffer.from(await rb.arrayBuffer()));
+    exporting = false;
+    sums.push(sqlite3(bankFile, 'SELECT sum(bal) FROM acct'));
+  }
+  stop = true;
+  await writer;
+  t.is(sums, ['2000000', '2000000', '2000000'], 'exports taken while a writer moves money keep the invariant (sum of balances)');
+  console.log(`# writer commits during the three exports: ${duringExport} (of ${commits} in all)`);
+  t.ok(commits > 5, 'the writer kept committing across the exports');
+  bank.close();
 
   t.is((await d.admin('GET', '/v1/tenants/ghost/export')).status, 404, 'exporting an unknown tenant: 404');
   t.is((await d.admin('GET', '/v1/tenants/alice/export?format=csv')).status, 400, 'an unknown format: 400');
