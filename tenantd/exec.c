@@ -217,6 +217,21 @@ exec_progress(void *arg)
 	return (h->deadline_us != 0 && time_mono_us() > h->deadline_us);
 }
 
+/*
+ * Keep the -wal and -shm files when the last connection closes (truncated
+ * to nothing by journal_size_limit).  Deleting and creating them on every
+ * close and open made the filesystem's inode allocator the most expensive
+ * part of an LRU miss and of a fleet rollout (perf: ext4
+ * find_inode_bit/recently_deleted).
+ */
+static void
+exec_persist_wal(sqlite3 *db)
+{
+	int	one = 1;
+
+	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
+}
+
 /* Open h's file with the per-handle settings.  0, or -1 with err. */
 int
 exec_open(struct handle *h, char *err, size_t errlen)
@@ -234,6 +249,7 @@ exec_open(struct handle *h, char *err, size_t errlen)
 	}
 	cache_open_handles++;
 	counted = 1;
+	exec_persist_wal(h->db);
 	sqlite3_extended_result_codes(h->db, 1);
 	sqlite3_busy_timeout(h->db, cfg.busy_timeout_ms);
 	sqlite3_db_config(h->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
@@ -241,7 +257,7 @@ exec_open(struct handle *h, char *err, size_t errlen)
 	    NULL);
 	snprintf(pragmas, sizeof pragmas, "PRAGMA synchronous=%s;"
 	    "PRAGMA foreign_keys=ON;PRAGMA cache_size=-%d;"
-	    "PRAGMA journal_mode=WAL",
+	    "PRAGMA journal_mode=WAL;PRAGMA journal_size_limit=0",
 	    cfg.synchronous_full ? "FULL" : "NORMAL", cfg.cache_kib);
 	if ((rc = sqlite3_exec(h->db, pragmas, NULL, NULL, &msg)) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open the tenant's database: %s",
@@ -990,9 +1006,12 @@ exec_create_db(const char *path, const struct migrate_set *set, int *version,
 		    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		goto fail;
 	}
+	exec_persist_wal(db);
 	rc = sqlite3_exec(db, cfg.synchronous_full ?
-	    "PRAGMA journal_mode=WAL;PRAGMA synchronous=FULL" :
-	    "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
+	    "PRAGMA journal_mode=WAL;PRAGMA synchronous=FULL;"
+	    "PRAGMA journal_size_limit=0" :
+	    "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"
+	    "PRAGMA journal_size_limit=0",
 	    NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "cannot set up %s: %s", path,

@@ -310,7 +310,30 @@ import_run(struct job *j)
 			}
 		}
 	} else if (j->h != NULL)
-		handle_close_db(j->h);	/* checkpoints and drops the WAL */
+		handle_close_db(j->h);	/* checkpoints into the old file */
+	else {
+		/* Not open here, but a crash may have left committed frames
+		 * in its WAL: fold them into the old file first. */
+		sqlite3	*old = NULL;
+
+		if (sqlite3_open_v2(path, &old, SQLITE_OPEN_READWRITE |
+		    SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK)
+			sqlite3_exec(old, "PRAGMA wal_checkpoint(TRUNCATE)", NULL,
+			    NULL, NULL);
+		sqlite3_close(old);
+	}
+	/* The old file's -wal and -shm go before the new file arrives: a
+	 * WAL left beside a different database would be replayed into it. */
+	{
+		char	p2[1100];
+
+		snprintf(p2, sizeof p2, "%s-wal", path);
+		if (unlink(p2) == -1 && errno != ENOENT)
+			log_warn("%s", p2);
+		snprintf(p2, sizeof p2, "%s-shm", path);
+		if (unlink(p2) == -1 && errno != ENOENT)
+			log_warn("%s", p2);
+	}
 	crash_point("import-before-rename");
 	if (rename(tmp, path) == -1) {
 		import_fail(j, 500, "IMPORT_FAILED", "cannot move the new file "
@@ -320,14 +343,11 @@ import_run(struct job *j)
 		goto out;
 	}
 	{
-		char	p2[1100];
-		snprintf(p2, sizeof p2, "%s-wal", path);
-		unlink(p2);
-		snprintf(p2, sizeof p2, "%s-shm", path);
-		unlink(p2);
-		strlcpy_x(p2, path, sizeof p2);
-		*strrchr(p2, '/') = '\0';
-		fsync_path(p2, 1);
+		char	d2[1100];
+
+		strlcpy_x(d2, path, sizeof d2);
+		*strrchr(d2, '/') = '\0';
+		fsync_path(d2, 1);
 	}
 	op->rec.state = TENANT_ACTIVE;
 	if (catalog_put(c, &op->rec, 0) != CATALOG_OK)
