@@ -20,6 +20,6 @@ fi
 [ -x configure ] || autoreconf -fi >/dev/null
 [ -f Makefile ] || ./configure -q
 make -s -j"$(nproc)"
-echo "tenantd: starting on ./tenantd-data (unix socket) and http://127.0.0.1:7070; Ctrl-C stops it"
-exec ./tenantd/tenantd -D ./tenantd-data --listen 127.0.0.1:7070 --no-auth \
+echo "tenantd: starting on ./tenantd-data (unix socket) and http://127.0.0.1:7070 (tokens: admin-cli/tenantctl -D tenantd-data token create ID); Ctrl-C stops it"
+exec ./tenantd/tenantd -D ./tenantd-data --listen 127.0.0.1:7070 \
 	--default-schema notes "$@"

@@ -28,6 +28,19 @@
  * read that brings bytes moves the deadline, so a slow but steady transfer
  * of a large file is not cut off while a stalled one still is.
  *
+ * client_upload sends the request body from a file (struct client_source)
+ * in pieces instead of from memory, so an import of any size streams from
+ * its file descriptor.  The head carries "Expect: 100-continue" and the
+ * body waits up to CLIENT_CONTINUE_MS for the interim 100: a daemon that
+ * refuses from the head alone (413 for a body over its limit) answers
+ * instead, and that answer is read and returned without sending the body,
+ * so the user sees the daemon's reason rather than a broken pipe.  A server that ignores Expect costs that wait once.  While the
+ * body goes out, the socket is polled for input too: a daemon that gives
+ * up midway (disk full) answers and closes, and the upload stops to read
+ * that answer.  The timeout is a limit on silence while the body is sent,
+ * then the wait for the answer is reply_timeout_ms (the daemon checks the
+ * upload before it answers).
+ *
  * Errors are returned as text in a caller's buffer, each naming the
  * endpoint.  Nothing here prints, and the bearer token never appears in a
  * message.  Single-threaded; no global state.
@@ -55,6 +68,8 @@
 #include "tenantctl.h"
 
 #define CLIENT_READ_SIZE	16384
+#define CLIENT_UPLOAD_SIZE	65536	/* one read of the file to upload */
+#define CLIENT_CONTINUE_MS	1000	/* wait for 100 Continue */
 #define CLIENT_MAX_CHUNK_LINE	1024	/* chunk size plus extensions */
 
 enum client_state {
@@ -82,6 +97,9 @@ struct client_conn {
 	size_t				 insize;
 
 	const struct client_sink	*sink;		/* NULL: buffer */
+	const struct client_source	*src;		/* NULL: body in memory */
+	int				 src_failed;
+	int				 interim;	/* 1xx heads seen */
 	int				 streaming;	/* body to the sink */
 	int				 sink_failed;
 	uint64_t			 received;	/* body bytes so far */
@@ -509,19 +527,20 @@ client_wipe(char *p, size_t len)
 }
 
 /*
- * Send the whole request.  Returns 0, 1 if the daemon closed the
- * connection early (its response may still be waiting to be read), or -1
- * with an error.
+ * Send the head and, unless the body comes from a file (c->src), the body.
+ * Returns 0, 1 if the daemon closed the connection early (its response may
+ * still be waiting to be read), or -1 with an error.
  */
 static int
 client_send(struct client_conn *c, const struct client_request *req)
 {
-	const char	*base = "";
-	char		*head, *auth = NULL;
-	size_t		 headlen, off = 0, total, n;
-	ssize_t		 w;
-	int		 r, flags = 0, ret = -1;
-	const char	*p;
+	const struct client_source	*src = c->src;
+	const char			*base = "", *p;
+	char				*head, *auth = NULL;
+	size_t				 headlen, off = 0, total, n;
+	uint64_t			 length;
+	ssize_t				 w;
+	int				 r, flags = 0, ret = -1;
 
 	for (p = req->path; *p != '\0'; p++) {
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
@@ -531,24 +550,33 @@ client_send(struct client_conn *c, const struct client_request *req)
 		base = c->ep->base;
 	if (req->token != NULL)
 		xasprintf(&auth, "Authorization: Bearer %s\r\n", req->token);
+	if (src != NULL)
+		length = src->length;
+	else
+		length = req->body != NULL ? req->bodylen : 0;
 	headlen = xasprintf(&head,
 	    "%s %s%s HTTP/1.1\r\n"
 	    "Host: %s\r\n"
 	    "User-Agent: tenantctl/%s\r\n"
 	    "Accept: %s\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Content-Length: %zu\r\n"
-	    "%s"
+	    "Content-Type: %s\r\n"
+	    "Content-Length: %llu\r\n"
+	    "%s%s"
 	    "Connection: close\r\n"
 	    "\r\n",
 	    req->method, base, req->path, c->ep->hosthdr, TENANTD_VERSION,
 	    req->accept != NULL ? req->accept : "application/json",
-	    req->body != NULL ? req->bodylen : 0, auth != NULL ? auth : "");
+	    req->content_type != NULL ? req->content_type : "application/json",
+	    (unsigned long long)length,
+	    src != NULL && length > 0 ? "Expect: 100-continue\r\n" : "",
+	    auth != NULL ? auth : "");
 
 #ifdef MSG_NOSIGNAL
 	flags = MSG_NOSIGNAL;
 #endif
-	total = headlen + (req->body != NULL ? req->bodylen : 0);
+	total = headlen;
+	if (src == NULL && req->body != NULL)
+		total += req->bodylen;
 	while (off < total) {
 		if (off < headlen)
 			w = send(c->fd, head + off, headlen - off, flags);
@@ -765,6 +793,7 @@ client_parse_head_end(struct client_conn *c)
 			return (client_malformed(c, "unexpected 101 "
 			    "Switching Protocols"));
 		/* An interim response: forget it, read the next head. */
+		c->interim++;
 		for (i = 0; i < resp->nheaders; i++) {
 			free(resp->headers[i].name);
 			free(resp->headers[i].value);
@@ -1056,19 +1085,182 @@ client_receive(struct client_conn *c, int peer_closed)
 	}
 }
 
+/*
+ * An upload's head is sent: wait up to CLIENT_CONTINUE_MS for the interim
+ * 100 Continue, or for the final answer a daemon gives from the head alone
+ * (413 when the body is over its limit).  Returns 1 to send the body (the
+ * 100 came, or nothing did: the server may ignore Expect), 0 when a final
+ * response has started or the daemon closed the connection (client_receive
+ * reads it), -1 with an error.
+ */
+static int
+client_await_continue(struct client_conn *c)
+{
+	struct pollfd	pfd;
+	uint64_t	until, now;
+	ssize_t		n;
+	int		r;
+
+	until = time_mono_us() + (uint64_t)CLIENT_CONTINUE_MS * 1000;
+	if (until > c->deadline)
+		until = c->deadline;
+	for (;;) {
+		if (c->insize - c->inlen < CLIENT_READ_SIZE) {
+			c->insize = c->inlen + CLIENT_READ_SIZE;
+			c->in = xrealloc(c->in, c->insize);
+		}
+		n = recv(c->fd, c->in + c->inlen, c->insize - c->inlen, 0);
+		if (n > 0) {
+			c->inlen += (size_t)n;
+			if ((r = client_parse(c, 0)) == -1)
+				return (-1);
+			if (r == 1 || c->resp->status >= 200)
+				return (0);
+			if (c->interim > 0 && c->state == CLIENT_STATUS &&
+			    c->inlen == 0)
+				return (1);
+			continue;
+		}
+		if (n == 0)
+			return (0);
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			client_error(c, "cannot read the response from %s: %s",
+			    c->ep->name, strerror(errno));
+			return (-1);
+		}
+		if ((now = time_mono_us()) >= until)
+			return (1);
+		pfd.fd = c->fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, (int)((until - now + 999) / 1000)) == -1 &&
+		    errno != EINTR) {
+			client_error(c, "cannot read the response from %s: %s",
+			    c->ep->name, strerror(errno));
+			return (-1);
+		}
+	}
+}
+
+/*
+ * Send the body of an upload from c->src, a piece at a time, while
+ * watching the socket for an early answer.  Each send that makes progress
+ * moves the deadline.  Returns 0 when the whole body is sent, 1 when the
+ * daemon answered or closed the connection first (client_receive reads
+ * what it said), -1 with an error (c->src_failed is set when the file was
+ * at fault).
+ */
+static int
+client_send_body(struct client_conn *c)
+{
+	const struct client_source	*src = c->src;
+	struct pollfd			 pfd;
+	char				*buf;
+	size_t				 len = 0, off = 0, want;
+	uint64_t			 sent = 0;
+	ssize_t				 n;
+	int				 flags = 0, ret = -1, ms;
+
+#ifdef MSG_NOSIGNAL
+	flags = MSG_NOSIGNAL;
+#endif
+	buf = xmalloc(CLIENT_UPLOAD_SIZE);
+	c->deadline = time_mono_us() + (uint64_t)c->timeout_ms * 1000;
+	while (sent < src->length) {
+		if (off == len) {
+			want = CLIENT_UPLOAD_SIZE;
+			if (want > src->length - sent)
+				want = (size_t)(src->length - sent);
+			n = pread(src->fd, buf, want, (off_t)sent);
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n == -1) {
+				client_error(c, "cannot read the file to "
+				    "upload: %s", strerror(errno));
+				c->src_failed = 1;
+				goto out;
+			}
+			if (n == 0) {
+				client_error(c, "the file to upload shrank "
+				    "while it was sent: %llu of %llu bytes "
+				    "were there", (unsigned long long)sent,
+				    (unsigned long long)src->length);
+				c->src_failed = 1;
+				goto out;
+			}
+			len = (size_t)n;
+			off = 0;
+		}
+		n = send(c->fd, buf + off, len - off, flags);
+		if (n >= 0) {
+			off += (size_t)n;
+			sent += (uint64_t)n;
+			c->deadline = time_mono_us() +
+			    (uint64_t)c->timeout_ms * 1000;
+			if (src->progress != NULL)
+				src->progress(src->arg, sent);
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EPIPE || errno == ECONNRESET) {
+			ret = 1;
+			goto out;
+		}
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			client_error(c, "cannot send the request to %s: %s",
+			    c->ep->name, strerror(errno));
+			goto out;
+		}
+
+		/* Writable again, or an answer before the end. */
+		if ((ms = client_left_ms(c)) == 0) {
+			client_error(c, "timed out: %s took no data for %g "
+			    "seconds, after %llu of %llu body bytes",
+			    c->ep->name, c->timeout_ms / 1000.0,
+			    (unsigned long long)sent,
+			    (unsigned long long)src->length);
+			goto out;
+		}
+		pfd.fd = c->fd;
+		pfd.events = POLLIN | POLLOUT;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, ms) == -1) {
+			if (errno == EINTR)
+				continue;
+			client_error(c, "cannot send the request to %s: %s",
+			    c->ep->name, strerror(errno));
+			goto out;
+		}
+		if (pfd.revents & (POLLIN | POLLHUP)) {
+			ret = 1;
+			goto out;
+		}
+	}
+	ret = 0;
+
+out:
+	free(buf);
+	return (ret);
+}
+
 static int
 client_exchange(const struct client_endpoint *ep,
     const struct client_request *req, const struct client_sink *sink,
-    struct client_response *resp, char *err, size_t errlen)
+    const struct client_source *src, struct client_response *resp,
+    char *err, size_t errlen)
 {
 	struct client_conn	c;
-	int			r, ret = CLIENT_ERR_DAEMON;
+	int			r, closed, ret = CLIENT_ERR_DAEMON;
 
 	memset(resp, 0, sizeof *resp);
 	memset(&c, 0, sizeof c);
 	c.ep = ep;
 	c.resp = resp;
 	c.sink = sink;
+	c.src = src;
 	c.fd = -1;
 	c.timeout_ms = req->timeout_ms;
 	c.deadline = time_mono_us() + (uint64_t)req->timeout_ms * 1000;
@@ -1082,9 +1274,19 @@ client_exchange(const struct client_endpoint *ep,
 		r = client_connect_tcp(&c);
 	if (r != 0)
 		goto out;
-	if ((r = client_send(&c, req)) == -1)
+	if ((closed = client_send(&c, req)) == -1)
 		goto out;
-	if (client_receive(&c, r == 1) != 0)
+	if (!closed && src != NULL && src->length > 0) {
+		if ((r = client_await_continue(&c)) == -1)
+			goto out;
+		if (r == 1 && (closed = client_send_body(&c)) == -1)
+			goto out;
+		/* The daemon checks the upload before it answers. */
+		if (req->reply_timeout_ms > 0)
+			c.timeout_ms = req->reply_timeout_ms;
+		c.deadline = time_mono_us() + (uint64_t)c.timeout_ms * 1000;
+	}
+	if (client_receive(&c, closed == 1) != 0)
 		goto out;
 	if (resp->body == NULL)
 		resp->body = xcalloc(1, 1);
@@ -1098,6 +1300,8 @@ out:
 		client_response_clear(resp);
 		if (c.sink_failed)
 			ret = CLIENT_ERR_SINK;
+		else if (c.src_failed)
+			ret = CLIENT_ERR_SOURCE;
 	}
 	return (ret);
 }
@@ -1115,7 +1319,7 @@ client_request(const struct client_endpoint *ep,
     const struct client_request *req, struct client_response *resp,
     char *err, size_t errlen)
 {
-	return (client_exchange(ep, req, NULL, resp, err, errlen));
+	return (client_exchange(ep, req, NULL, NULL, resp, err, errlen));
 }
 
 /*
@@ -1132,5 +1336,22 @@ client_download(const struct client_endpoint *ep,
     const struct client_request *req, const struct client_sink *sink,
     struct client_response *resp, char *err, size_t errlen)
 {
-	return (client_exchange(ep, req, sink, resp, err, errlen));
+	return (client_exchange(ep, req, sink, NULL, resp, err, errlen));
+}
+
+/*
+ * Like client_request, but the body is the first src->length bytes of
+ * src->fd (borrowed), sent in pieces after an "Expect: 100-continue" wait;
+ * req->body is not used.  An answer the daemon gives before the body is
+ * complete (413 from the head, or a refusal midway) comes back in resp as
+ * any other.  Returns CLIENT_OK with the response, CLIENT_ERR_SOURCE with a
+ * message in err if the file could not be read to the end, or
+ * CLIENT_ERR_DAEMON as client_request does.
+ */
+int
+client_upload(const struct client_endpoint *ep,
+    const struct client_request *req, const struct client_source *src,
+    struct client_response *resp, char *err, size_t errlen)
+{
+	return (client_exchange(ep, req, NULL, src, resp, err, errlen));
 }

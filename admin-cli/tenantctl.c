@@ -11,30 +11,37 @@
  * answer printed through output.c.
  *
  * Some commands are two words ("schema show", "migrations list"): the
- * first word names a group, and the lookup tries both words first.  Two
+ * first word names a group, and the lookup tries both words first.  Some
  * commands run longer than one request: export streams the body to a
  * temporary file next to the target (client_download), syncs it and
  * renames it into place, so the target is either the whole export or
- * untouched; migrate starts a rollout and polls it until it ends.  Both
- * draw a progress line when stderr is a terminal (tenantctl_warnx ends
- * it first, so messages start on a line of their own), and both catch
- * SIGINT, SIGTERM and SIGHUP to leave things tidy: export removes its
- * temporary file, migrate says that the rollout goes on in the daemon.
- * The handler only uses unlink(2), write(2) and raise(3) on data set up
- * before it is installed, then dies of the signal.  The handler's data and
- * the current progress line are the only global state here.
+ * untouched; import streams a regular file up (client_upload, after
+ * "Expect: 100-continue", so a refusal from the head arrives before the
+ * body); migrate and backup start a job in the daemon and poll it until
+ * it ends; check --all lists every tenant, then checks each.  They draw a
+ * progress line when stderr is a terminal (tenantctl_warnx ends it first,
+ * so messages start on a line of their own).  export, migrate and backup
+ * catch SIGINT, SIGTERM and SIGHUP to leave things tidy: export removes
+ * its temporary file, migrate and backup say that the job goes on in the
+ * daemon.  The handler only uses unlink(2), write(2) and raise(3) on
+ * data set up before it is installed, then dies of the signal.  The
+ * handler's data and the current progress line are the only global state
+ * here.  restore sends nothing: it runs "tenantd --restore" with fork(2)
+ * and execv(2), no shell, and passes its exit status through.
  *
  * Exit statuses are a contract with scripts (CTL_EXIT_* in tenantctl.h):
  * 0 done, 1 the daemon refused (HTTP status >= 400) or the work failed (a
  * rollout with failures, an edited schema, an export that could not be
- * written), 2 usage error, 3 no usable answer (cannot connect, timeout,
- * malformed response).
+ * written, a check that found problems, a failed backup), 2 usage error
+ * (also an import file that cannot be opened), 3 no usable answer (cannot
+ * connect, timeout, malformed response; restore: no tenantd to run).
  * Messages go to stderr as "tenantctl: ...".  The bearer token from
  * TENANTD_TOKEN is never printed.  Single-threaded.
  */
 #include "config.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -65,6 +72,10 @@
 #define CTL_LINE_MS		1000	/* plain progress: between lines */
 #define CTL_BAR_WIDTH		24
 #define CTL_MAX_TTL		(10LL * 365 * 86400)	/* the daemon's cap */
+#define CTL_IMPORT_WAIT_MS	600000	/* import: the least wait for the
+					   answer once the upload is sent */
+#define CTL_QUIET		-2	/* tenantctl_call_unless: the status
+					   it was told to keep quiet about */
 
 /* Long-only options: values outside the char range. */
 enum {
@@ -88,7 +99,8 @@ enum {
 	OPT_DETACH,
 	OPT_RO,
 	OPT_TTL,
-	OPT_ADMIN
+	OPT_ADMIN,
+	OPT_REPLACE
 };
 
 /* What the global options and the environment chose. */
@@ -99,6 +111,7 @@ struct tenantctl {
 	int			 json;		/* --json */
 	int			 timeout_ms;	/* --timeout */
 	const char		*token;		/* TENANTD_TOKEN, borrowed */
+	const char		*argv0;		/* how we were run */
 	int			 ready;		/* ep is set */
 	struct client_endpoint	 ep;
 };
@@ -127,6 +140,14 @@ static int	tenantctl_cmd_schemas(struct tenantctl *,
 static int	tenantctl_cmd_health(struct tenantctl *,
 		    const struct tenantctl_cmd *, int, char **);
 static int	tenantctl_cmd_export(struct tenantctl *,
+		    const struct tenantctl_cmd *, int, char **);
+static int	tenantctl_cmd_import(struct tenantctl *,
+		    const struct tenantctl_cmd *, int, char **);
+static int	tenantctl_cmd_check(struct tenantctl *,
+		    const struct tenantctl_cmd *, int, char **);
+static int	tenantctl_cmd_backup(struct tenantctl *,
+		    const struct tenantctl_cmd *, int, char **);
+static int	tenantctl_cmd_restore(struct tenantctl *,
 		    const struct tenantctl_cmd *, int, char **);
 static int	tenantctl_cmd_migrate(struct tenantctl *,
 		    const struct tenantctl_cmd *, int, char **);
@@ -187,6 +208,61 @@ static const struct tenantctl_cmd tenantctl_cmds[] = {
 	  "  --format sqlite     a SQLite database file (the default)\n"
 	  "  --format sql        a text dump that 'sqlite3 new.db < FILE' loads\n",
 	  tenantctl_cmd_export },
+	{ "import", "ID FILE [--schema S] [--replace]",
+	  "load a tenant's data from a file",
+	  "Upload FILE, a SQLite database or a SQL dump (what export writes),\n"
+	  "as tenant ID's data.  The daemon checks it before anything changes\n"
+	  "(PRAGMA integrity_check, the schema and version recorded inside),\n"
+	  "migrates it to the schema's latest version and moves it into place\n"
+	  "in one step: a failed import leaves the tenant as it was.  FILE must\n"
+	  "be a regular file; it is streamed, never held in memory, and on a\n"
+	  "terminal a progress bar shows on stderr.  A file over the daemon's\n"
+	  "--max-import is refused before it is sent.  --timeout limits how\n"
+	  "long the upload may stall; the wait for the daemon's answer after\n"
+	  "it is at least ten minutes.  Prints the schema and version.\n"
+	  "\n"
+	  "  --schema S    the schema the data follows, '' for none (default:\n"
+	  "                the tenant's, else the daemon's default schema)\n"
+	  "  --replace     replace the data of an existing tenant\n",
+	  tenantctl_cmd_import },
+	{ "check", "ID | --all", "check tenants' database files",
+	  "Have the daemon check tenant ID's database file on a connection of\n"
+	  "its own: PRAGMA integrity_check, and whether the version recorded\n"
+	  "in the file agrees with the catalog.  Prints \"ID: ok\", or the\n"
+	  "number of problems and each one.  With --all, checks every tenant\n"
+	  "and prints the ones with problems, then a summary.  Exits 0 if\n"
+	  "every tenant checked is fine, 1 if any has problems.  --json prints\n"
+	  "the daemon's result, or with --all an array of them.\n"
+	  "\n"
+	  "  --all         check every tenant\n",
+	  tenantctl_cmd_check },
+	{ "backup", "DIR [--detach]", "back up every tenant into a new directory",
+	  "Have the daemon copy its catalog and every tenant into DIR, a new\n"
+	  "or empty directory on the daemon's machine (a relative DIR is made\n"
+	  "absolute here), with MANIFEST.json listing each file's size and\n"
+	  "SHA-256.  The daemon keeps serving; each tenant's copy is a\n"
+	  "consistent snapshot.  Then follow the backup until it ends: a\n"
+	  "progress bar on a terminal, else a line on stderr at most once a\n"
+	  "second.  Exits 0 if it succeeded, 1 if it failed.  The backup runs\n"
+	  "in the daemon: interrupting tenantctl does not stop it.\n"
+	  "\n"
+	  "  --detach      print the backup's id and exit at once\n",
+	  tenantctl_cmd_backup },
+	{ "restore", "DIR --data-dir D",
+	  "build a data directory from a backup, offline",
+	  "Run 'tenantd --restore DIR -D D' on this machine, with the daemon\n"
+	  "stopped: tenantd builds the new data directory D (it must not\n"
+	  "exist) from backup DIR, checking every file's SHA-256 and PRAGMA\n"
+	  "integrity_check, and leaves nothing behind if anything does not\n"
+	  "verify.  Start tenantd on D afterwards.  Exits with tenantd's\n"
+	  "status (0 restored, 1 failed), or 3 if tenantd cannot be found or\n"
+	  "run.  tenantd is $TENANTD_BIN, else the one in the build tree next\n"
+	  "to tenantctl, else the first on $PATH, /usr/local/sbin/tenantd or\n"
+	  "/usr/sbin/tenantd.\n"
+	  "\n"
+	  "  -D, --data-dir D  the data directory to create (-D before the\n"
+	  "                    command works too)\n",
+	  tenantctl_cmd_restore },
 	{ "migrate", "--schema S [--to N] [--tenants a,b,c] [--canary K] "
 	  "[--parallel N] [--continue-on-error] [--dry-run] [--detach]",
 	  "migrate the tenants of a schema (a rollout)",
@@ -391,8 +467,9 @@ tenantctl_cmd_usage(FILE *fp, const struct tenantctl_cmd *cmd, int full)
 			width = (int)(end - opt - 1);
 		}
 	}
-	fprintf(fp, "  %-*s%s\n", width - 2, "--json",
-	    "print the daemon's JSON response");
+	if (cmd->exec != tenantctl_cmd_restore)
+		fprintf(fp, "  %-*s%s\n", width - 2, "--json",
+		    "print the daemon's JSON response");
 	fprintf(fp, "  %-*s%s\n", width - 2, "-h, --help", "show this help");
 }
 
@@ -624,18 +701,41 @@ tenantctl_status(struct tenantctl *ctl, const struct client_response *resp)
 }
 
 /*
- * Send one request (body borrowed, may be NULL) and parse the JSON object
- * the daemon answers.  Returns CTL_EXIT_OK with *out set (new reference),
- * or an exit status after printing why.
+ * The body of a 2xx response as a JSON object.  Returns CTL_EXIT_OK with
+ * *out set (new reference), or CTL_EXIT_CONNECT after saying why.
  */
 static int
-tenantctl_call(struct tenantctl *ctl, const char *method, const char *path,
-    const json_t *body, json_t **out)
+tenantctl_parse_json(struct tenantctl *ctl,
+    const struct client_response *resp, json_t **out)
+{
+	json_error_t	 jerr;
+	json_t		*root;
+
+	*out = NULL;
+	root = json_loadb(resp->body, resp->bodylen, 0, &jerr);
+	if (root == NULL || !json_is_object(root)) {
+		tenantctl_warnx("malformed response from %s: %s", ctl->ep.name,
+		    root == NULL ? "the body is not valid JSON" :
+		    "the body is not a JSON object");
+		json_decref(root);
+		return (CTL_EXIT_CONNECT);
+	}
+	*out = root;
+	return (CTL_EXIT_OK);
+}
+
+/*
+ * Send one request (body borrowed, may be NULL) and parse the JSON object
+ * the daemon answers.  Returns CTL_EXIT_OK with *out set (new reference),
+ * CTL_QUIET without a word when the HTTP status is quiet (0: none), or an
+ * exit status after printing why.
+ */
+static int
+tenantctl_call_unless(struct tenantctl *ctl, const char *method,
+    const char *path, const json_t *body, int quiet, json_t **out)
 {
 	struct client_request	 req;
 	struct client_response	 resp;
-	json_error_t		 jerr;
-	json_t			*root;
 	char			*text = NULL, err[1024];
 	int			 r;
 
@@ -662,23 +762,20 @@ tenantctl_call(struct tenantctl *ctl, const char *method, const char *path,
 		return (CTL_EXIT_CONNECT);
 	}
 
-	if ((r = tenantctl_status(ctl, &resp)) != CTL_EXIT_OK)
-		goto out;
-	root = json_loadb(resp.body, resp.bodylen, 0, &jerr);
-	if (root == NULL || !json_is_object(root)) {
-		tenantctl_warnx("malformed response from %s: %s", ctl->ep.name,
-		    root == NULL ? "the body is not valid JSON" :
-		    "the body is not a JSON object");
-		json_decref(root);
-		r = CTL_EXIT_CONNECT;
-		goto out;
-	}
-	*out = root;
-	r = CTL_EXIT_OK;
-
-out:
+	if (quiet != 0 && resp.status == quiet)
+		r = CTL_QUIET;
+	else if ((r = tenantctl_status(ctl, &resp)) == CTL_EXIT_OK)
+		r = tenantctl_parse_json(ctl, &resp, out);
 	client_response_clear(&resp);
 	return (r);
+}
+
+/* tenantctl_call_unless without a quiet status. */
+static int
+tenantctl_call(struct tenantctl *ctl, const char *method, const char *path,
+    const json_t *body, json_t **out)
+{
+	return (tenantctl_call_unless(ctl, method, path, body, 0, out));
 }
 
 /* A response without the members the API promises. */
@@ -1378,38 +1475,50 @@ struct tenantctl_export {
 	struct output_progress	*progress;	/* NULL: stderr is no tty */
 };
 
-/* Redraw the progress line, if it is time (or the download ended). */
+/*
+ * Redraw a transfer's progress line (bar may be NULL: nothing to do), if
+ * it is time or final says the transfer ended: got of length bytes (-1:
+ * not known) since t0_us, then the suffix.
+ */
 static void
-tenantctl_export_draw(struct tenantctl_export *ex, int final)
+tenantctl_bytes_draw(struct output_progress *bar, uint64_t got,
+    int64_t length, uint64_t t0_us, int final, const char *suffix)
 {
-	char	 done[32], total[32], rate[32], eta[32], *bar;
+	char	 done[32], total[32], rate[32], eta[32], *b;
 	double	 secs, bps = 0;
 
-	if (ex->progress == NULL ||
-	    (!final && !output_progress_due(ex->progress)))
+	if (bar == NULL || (!final && !output_progress_due(bar)))
 		return;
-	secs = (double)(time_mono_us() - ex->t0_us) / 1e6;
+	secs = (double)(time_mono_us() - t0_us) / 1e6;
 	if (secs > 0)
-		bps = (double)ex->got / secs;
-	output_size(done, sizeof done, (double)ex->got);
+		bps = (double)got / secs;
+	output_size(done, sizeof done, (double)got);
 	output_size(rate, sizeof rate, bps);
-	if (ex->length <= 0) {
-		output_progress_draw(ex->progress, "%s  %s/s", done, rate);
+	if (length <= 0) {
+		output_progress_draw(bar, "%s  %s/s%s", done, rate, suffix);
 		return;
 	}
-	output_size(total, sizeof total, (double)ex->length);
+	output_size(total, sizeof total, (double)length);
 	if (final)
 		output_duration(eta, sizeof eta, secs);
 	else if (bps > 0)
 		output_duration(eta, sizeof eta,
-		    (double)(ex->length - (int64_t)ex->got) / bps);
+		    (double)(length - (int64_t)got) / bps);
 	else
 		output_duration(eta, sizeof eta, -1);
-	bar = output_bar((double)ex->got / ex->length, CTL_BAR_WIDTH);
-	output_progress_draw(ex->progress, "%s %3d%%  %s / %s  %s/s  %s %s",
-	    bar, (int)(100.0 * ex->got / ex->length), done, total, rate,
-	    final ? "in" : "ETA", eta);
-	free(bar);
+	b = output_bar((double)got / length, CTL_BAR_WIDTH);
+	output_progress_draw(bar, "%s %3d%%  %s / %s  %s/s  %s %s%s", b,
+	    (int)(100.0 * got / length), done, total, rate,
+	    final ? "in" : "ETA", eta, suffix);
+	free(b);
+}
+
+/* Redraw the progress line, if it is time (or the download ended). */
+static void
+tenantctl_export_draw(struct tenantctl_export *ex, int final)
+{
+	tenantctl_bytes_draw(ex->progress, ex->got, ex->length, ex->t0_us,
+	    final, "");
 }
 
 /* The sink's start: the daemon said 200 and how long the body is. */
@@ -1709,6 +1818,841 @@ out:
 	output_progress_free(ex.progress);
 	client_response_clear(&resp);
 	free(path);
+	return (r);
+}
+
+/* --- import --------------------------------------------------------------- */
+
+/* One upload, for its progress line. */
+struct tenantctl_import {
+	uint64_t		 length;
+	uint64_t		 t0_us;
+	struct output_progress	*progress;
+};
+
+/* client_upload's progress: sent of the file's bytes are out. */
+static void
+tenantctl_import_progress(void *arg, uint64_t sent)
+{
+	struct tenantctl_import	*im = arg;
+	int			 final = sent >= im->length;
+
+	tenantctl_bytes_draw(im->progress, sent, (int64_t)im->length,
+	    im->t0_us, final, final ? "; the daemon checks it" : "");
+}
+
+/* Is the code of the daemon's JSON error body code? */
+static int
+tenantctl_error_is(const struct client_response *resp, const char *code)
+{
+	json_t		*root;
+	const char	*c;
+	int		 is;
+
+	root = json_loadb(resp->body, resp->bodylen, 0, NULL);
+	c = json_string_value(json_object_get(root, "code"));
+	is = c != NULL && strcmp(c, code) == 0;
+	json_decref(root);
+	return (is);
+}
+
+/* import ID FILE [--schema S] [--replace] */
+static int
+tenantctl_cmd_import(struct tenantctl *ctl, const struct tenantctl_cmd *cmd,
+    int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		{ "schema", required_argument, NULL, OPT_SCHEMA },
+		{ "replace", no_argument, NULL, OPT_REPLACE },
+		CTL_COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	struct tenantctl_import		 im;
+	struct client_request		 req;
+	struct client_response		 resp;
+	struct client_source		 src;
+	struct stat			 st;
+	const char			*schema = NULL, *id, *file;
+	const json_t			*js;
+	json_t				*t = NULL;
+	char				*path = NULL, *enc, *clean = NULL;
+	char				 err[1024];
+	int				 ch, r, fd = -1, replace = 0;
+
+	memset(&im, 0, sizeof im);
+	memset(&resp, 0, sizeof resp);
+	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		if (ch == OPT_SCHEMA)
+			schema = optarg;
+		else if (ch == OPT_REPLACE)
+			replace = 1;
+		else if ((r = tenantctl_common_opt(ctl, cmd, ch,
+		    argv)) != CTL_CONTINUE)
+			return (r);
+	}
+	if ((r = tenantctl_nargs(cmd, argc, argv, 2, 2)) != CTL_EXIT_OK)
+		return (r);
+	id = argv[optind];
+	file = argv[optind + 1];
+	if ((r = tenantctl_check_id(cmd, id)) != CTL_EXIT_OK)
+		return (r);
+	if (schema != NULL && *schema != '\0' &&
+	    (r = tenantctl_check_schema(cmd, schema)) != CTL_EXIT_OK)
+		return (r);
+	if (*file == '\0')
+		return (tenantctl_usage_error(cmd, "FILE is empty"));
+	if (strcmp(file, "-") == 0)
+		return (tenantctl_usage_error(cmd, "FILE must be a regular "
+		    "file, not stdin: its size is sent first"));
+
+	/* Nothing is sent until the file is known to be usable. */
+	clean = output_clean(file);
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1) {
+		tenantctl_warnx("cannot open %s: %s", clean, strerror(errno));
+		r = CTL_EXIT_USAGE;
+		goto out;
+	}
+	if (fstat(fd, &st) == -1) {
+		tenantctl_warnx("cannot stat %s: %s", clean, strerror(errno));
+		r = CTL_EXIT_USAGE;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		tenantctl_warnx("%s is not a regular file: import sends its "
+		    "size first, so it needs one", clean);
+		r = CTL_EXIT_USAGE;
+		goto out;
+	}
+	if ((r = tenantctl_prepare(ctl)) != CTL_EXIT_OK)
+		goto out;
+
+	xasprintf(&path, "/v1/tenants/%s/import%s", id, replace ?
+	    "?replace=true" : "");
+	if (schema != NULL) {
+		enc = client_urlencode(schema);
+		free(path);
+		xasprintf(&path, "/v1/tenants/%s/import?%sschema=%s", id,
+		    replace ? "replace=true&" : "", enc);
+		free(enc);
+	}
+	memset(&req, 0, sizeof req);
+	req.method = "PUT";
+	req.path = path;
+	req.token = ctl->token;
+	req.content_type = "application/octet-stream";
+	req.timeout_ms = ctl->timeout_ms;
+	req.reply_timeout_ms = ctl->timeout_ms > CTL_IMPORT_WAIT_MS ?
+	    ctl->timeout_ms : CTL_IMPORT_WAIT_MS;
+	memset(&src, 0, sizeof src);
+	src.fd = fd;
+	src.length = (uint64_t)st.st_size;
+	if (isatty(STDERR_FILENO)) {
+		im.progress = tenantctl_progress = output_progress_new(stderr,
+		    CTL_BAR_MS);
+		im.length = src.length;
+		im.t0_us = time_mono_us();
+		src.progress = tenantctl_import_progress;
+		src.arg = &im;
+	}
+
+	r = client_upload(&ctl->ep, &req, &src, &resp, err, sizeof err);
+	if (r != CLIENT_OK) {
+		tenantctl_warnx("%s", err);
+		r = r == CLIENT_ERR_SOURCE ? CTL_EXIT_REFUSED :
+		    CTL_EXIT_CONNECT;
+		goto out;
+	}
+	output_progress_end(im.progress);
+	if ((r = tenantctl_status(ctl, &resp)) != CTL_EXIT_OK) {
+		if (!replace && resp.status == 409 &&
+		    tenantctl_error_is(&resp, "TENANT_EXISTS"))
+			tenantctl_warnx("use --replace to replace the data of "
+			    "tenant %s", id);
+		goto out;
+	}
+	if ((r = tenantctl_parse_json(ctl, &resp, &t)) != CTL_EXIT_OK)
+		goto out;
+	js = json_object_get(t, "schema");
+	if (!json_is_integer(json_object_get(t, "version")) ||
+	    (!json_is_string(js) && !json_is_null(js))) {
+		r = tenantctl_malformed(ctl, "the tenant has no \"schema\" or "
+		    "\"version\"");
+		goto out;
+	}
+	if (ctl->json)
+		output_json(stdout, t);
+	else if (json_is_string(js)) {
+		free(clean);
+		clean = output_clean(json_string_value(js));
+		printf("imported %s (schema %s, version %lld)\n", id,
+		    *clean != '\0' ? clean : "none", tenantctl_jint(t,
+		    "version"));
+	} else
+		printf("imported %s (schema none, version %lld)\n", id,
+		    tenantctl_jint(t, "version"));
+	r = CTL_EXIT_OK;
+
+out:
+	tenantctl_progress = NULL;
+	output_progress_free(im.progress);
+	client_response_clear(&resp);
+	json_decref(t);
+	if (fd != -1)
+		close(fd);
+	free(path);
+	free(clean);
+	return (r);
+}
+
+/* --- check ---------------------------------------------------------------- */
+
+/* A check result must say whether the tenant is fine, and why not. */
+static int
+tenantctl_check_valid(struct tenantctl *ctl, const json_t *res)
+{
+	if (!json_is_boolean(json_object_get(res, "ok")) ||
+	    !json_is_array(json_object_get(res, "problems")))
+		return (tenantctl_malformed(ctl, "the check result has no "
+		    "\"ok\" or \"problems\""));
+	return (CTL_EXIT_OK);
+}
+
+/* "ID: ok", or "ID: N problems" and each problem on a line of its own. */
+static void
+tenantctl_print_check(const char *id, const json_t *res)
+{
+	const json_t	*problems = json_object_get(res, "problems"), *p;
+	size_t		 i, n = json_array_size(problems);
+	char		*clean;
+
+	if (json_is_true(json_object_get(res, "ok")) && n == 0) {
+		printf("%s: ok\n", id);
+		return;
+	}
+	printf("%s: %zu problem%s\n", id, n, n == 1 ? "" : "s");
+	json_array_foreach(problems, i, p) {
+		clean = output_scalar(p);
+		printf("  %s\n", clean);
+		free(clean);
+	}
+}
+
+static int
+tenantctl_check_ok(const json_t *res)
+{
+	return (json_is_true(json_object_get(res, "ok")) &&
+	    json_array_size(json_object_get(res, "problems")) == 0);
+}
+
+/*
+ * Every tenant id, in order, following the list's pages.  Returns
+ * CTL_EXIT_OK with *out set (a new array of strings), or an exit status.
+ */
+static int
+tenantctl_all_ids(struct tenantctl *ctl, json_t **out)
+{
+	json_t		*ids, *resp = NULL, *tenants, *jnext, *t, *jid;
+	const char	*id;
+	char		*after = NULL, *path;
+	size_t		 i;
+	int		 r;
+
+	*out = NULL;
+	ids = json_array();
+	for (;;) {
+		path = tenantctl_list_path(NULL, after, "1000");
+		r = tenantctl_call(ctl, "GET", path, NULL, &resp);
+		free(path);
+		if (r != CTL_EXIT_OK)
+			goto out;
+		tenants = json_object_get(resp, "tenants");
+		jnext = json_object_get(resp, "next");
+		if (!json_is_array(tenants) || (jnext != NULL &&
+		    !json_is_null(jnext) && !json_is_string(jnext))) {
+			r = tenantctl_malformed(ctl, "no \"tenants\" array, or "
+			    "a \"next\" that is not a string");
+			goto out;
+		}
+		json_array_foreach(tenants, i, t) {
+			jid = json_object_get(t, "id");
+			id = json_string_value(jid);
+			/* It goes into a request path: check it first. */
+			if (id == NULL || tid_error(id, strlen(id)) != NULL) {
+				r = tenantctl_malformed(ctl, "a tenant without "
+				    "a valid \"id\"");
+				goto out;
+			}
+			json_array_append(ids, jid);
+		}
+		if (!json_is_string(jnext))
+			break;
+		if (json_array_size(tenants) == 0 || (after != NULL &&
+		    strcmp(after, json_string_value(jnext)) == 0)) {
+			r = tenantctl_malformed(ctl, "the \"next\" cursor "
+			    "does not advance");
+			goto out;
+		}
+		free(after);
+		after = xstrdup(json_string_value(jnext));
+		json_decref(resp);
+		resp = NULL;
+	}
+	*out = ids;
+	ids = NULL;
+	r = CTL_EXIT_OK;
+
+out:
+	json_decref(ids);
+	json_decref(resp);
+	free(after);
+	return (r);
+}
+
+/* check --all: every tenant, the ones with problems, then a summary. */
+static int
+tenantctl_check_all(struct tenantctl *ctl)
+{
+	struct output_progress	*bar = NULL;
+	json_t			*ids = NULL, *results = NULL, *res = NULL;
+	json_t			*jid;
+	const char		*id;
+	char			*path, *b;
+	size_t			 i, n, checked = 0, bad = 0;
+	int			 r;
+
+	if ((r = tenantctl_all_ids(ctl, &ids)) != CTL_EXIT_OK)
+		return (r);
+	n = json_array_size(ids);
+	if (ctl->json)
+		results = json_array();
+	if (isatty(STDERR_FILENO))
+		bar = tenantctl_progress = output_progress_new(stderr,
+		    CTL_BAR_MS);
+	json_array_foreach(ids, i, jid) {
+		id = json_string_value(jid);
+		if (bar != NULL && output_progress_due(bar)) {
+			b = output_bar(n > 0 ? (double)i / n : 0,
+			    CTL_BAR_WIDTH);
+			output_progress_draw(bar, "check %s %zu/%zu tenants  "
+			    "%zu with problems", b, i, n, bad);
+			free(b);
+		}
+		xasprintf(&path, "/v1/tenants/%s/check", id);
+		r = tenantctl_call_unless(ctl, "GET", path, NULL, 404, &res);
+		free(path);
+		if (r == CTL_QUIET)
+			continue;	/* deleted since the list */
+		if (r != CTL_EXIT_OK)
+			goto out;
+		if ((r = tenantctl_check_valid(ctl, res)) != CTL_EXIT_OK)
+			goto out;
+		checked++;
+		if (!tenantctl_check_ok(res)) {
+			bad++;
+			if (!ctl->json) {
+				output_progress_end(bar);
+				tenantctl_print_check(id, res);
+				fflush(stdout);
+			}
+		}
+		if (ctl->json)
+			json_array_append(results, res);
+		json_decref(res);
+		res = NULL;
+	}
+	output_progress_end(bar);
+	if (ctl->json)
+		output_json(stdout, results);
+	else
+		printf("checked %zu tenant%s, %zu with problems\n", checked,
+		    checked == 1 ? "" : "s", bad);
+	r = bad > 0 ? CTL_EXIT_REFUSED : CTL_EXIT_OK;
+
+out:
+	tenantctl_progress = NULL;
+	output_progress_free(bar);
+	json_decref(res);
+	json_decref(results);
+	json_decref(ids);
+	return (r);
+}
+
+/* check ID | check --all */
+static int
+tenantctl_cmd_check(struct tenantctl *ctl, const struct tenantctl_cmd *cmd,
+    int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		{ "all", no_argument, NULL, OPT_ALL },
+		CTL_COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	const char			*id;
+	json_t				*res;
+	char				*path;
+	int				 ch, r, all = 0;
+
+	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		if (ch == OPT_ALL)
+			all = 1;
+		else if ((r = tenantctl_common_opt(ctl, cmd, ch,
+		    argv)) != CTL_CONTINUE)
+			return (r);
+	}
+	if (all && optind < argc)
+		return (tenantctl_usage_error(cmd, "give an ID or --all, not "
+		    "both"));
+	if (!all && (r = tenantctl_nargs(cmd, argc, argv, 1, 1)) !=
+	    CTL_EXIT_OK)
+		return (r);
+	if (all)
+		return (tenantctl_check_all(ctl));
+
+	id = argv[optind];
+	if ((r = tenantctl_check_id(cmd, id)) != CTL_EXIT_OK)
+		return (r);
+	xasprintf(&path, "/v1/tenants/%s/check", id);
+	r = tenantctl_call(ctl, "GET", path, NULL, &res);
+	free(path);
+	if (r != CTL_EXIT_OK)
+		return (r);
+	if ((r = tenantctl_check_valid(ctl, res)) == CTL_EXIT_OK) {
+		if (ctl->json)
+			output_json(stdout, res);
+		else
+			tenantctl_print_check(id, res);
+		if (!tenantctl_check_ok(res))
+			r = CTL_EXIT_REFUSED;
+	}
+	json_decref(res);
+	return (r);
+}
+
+/* --- backup, restore ------------------------------------------------------ */
+
+/*
+ * DIR as an absolute path for the daemon (a new string in *out): the real
+ * path of DIR when it exists, else the real path of its parent and its
+ * last name (the daemon creates it).  An absolute DIR whose parent is not
+ * here goes as given: the daemon may run on another machine.  Returns an
+ * exit status.
+ */
+static int
+tenantctl_backup_dir(const struct tenantctl_cmd *cmd, const char *dir,
+    char **out)
+{
+	char		*copy, *parent, *real, *clean;
+	const char	*base, *slash;
+	size_t		 len;
+	int		 r = CTL_EXIT_OK;
+
+	*out = NULL;
+	if (*dir == '\0')
+		return (tenantctl_usage_error(cmd, "DIR is empty"));
+	copy = xstrdup(dir);
+	len = strlen(copy);
+	while (len > 1 && copy[len - 1] == '/')
+		copy[--len] = '\0';
+	if ((real = realpath(copy, NULL)) != NULL) {
+		*out = real;
+		free(copy);
+		return (CTL_EXIT_OK);
+	}
+	if ((slash = strrchr(copy, '/')) == NULL) {
+		parent = xstrdup(".");
+		base = copy;
+	} else {
+		parent = slash == copy ? xstrdup("/") :
+		    xstrndup(copy, slash - copy);
+		base = slash + 1;
+	}
+	if (strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		real = NULL;
+	else
+		real = realpath(parent, NULL);
+	if (real != NULL)
+		xasprintf(out, "%s/%s", strcmp(real, "/") == 0 ? "" : real,
+		    base);
+	else if (copy[0] == '/' && strstr(copy, "/../") == NULL)
+		*out = xstrdup(copy);
+	else {
+		clean = output_clean(dir);
+		tenantctl_warnx("backup: cannot find the directory that "
+		    "holds %s: %s", clean, strerror(errno));
+		free(clean);
+		r = CTL_EXIT_USAGE;
+	}
+	free(real);
+	free(parent);
+	free(copy);
+	return (r);
+}
+
+/* A backup document must have a numeric id and a state. */
+static int
+tenantctl_backup_valid(struct tenantctl *ctl, const json_t *job)
+{
+	const char	*state;
+
+	state = json_string_value(json_object_get(job, "state"));
+	if (!json_is_integer(json_object_get(job, "id")) || state == NULL ||
+	    (strcmp(state, "running") != 0 &&
+	    strcmp(state, "succeeded") != 0 && strcmp(state, "failed") != 0))
+		return (tenantctl_malformed(ctl, "the backup has no \"id\", "
+		    "or no known \"state\""));
+	return (CTL_EXIT_OK);
+}
+
+/*
+ * Show how far a backup is, as tenantctl_job_progress does for a rollout:
+ * a bar on a terminal, else a plain line at most every CTL_LINE_MS.
+ */
+static void
+tenantctl_backup_progress(const json_t *job, struct output_progress *bar,
+    uint64_t *last_us, int force)
+{
+	long long	 id, total, finished;
+	char		 size[32], *b;
+
+	if (bar != NULL && !force && !output_progress_due(bar))
+		return;
+	if (bar == NULL && *last_us != 0 &&
+	    time_mono_us() - *last_us < (uint64_t)CTL_LINE_MS * 1000)
+		return;
+	id = tenantctl_jint(job, "id");
+	total = tenantctl_jint(job, "total");
+	finished = tenantctl_jint(job, "done") + tenantctl_jint(job,
+	    "skipped");
+	output_size(size, sizeof size, tenantctl_jnum(job, "bytes"));
+	if (bar != NULL) {
+		b = output_bar(total > 0 ? (double)finished / total : 0,
+		    CTL_BAR_WIDTH);
+		output_progress_draw(bar, "backup %lld %s %lld/%lld tenants  "
+		    "%s", id, b, finished, total, size);
+		free(b);
+	} else
+		fprintf(stderr, "backup %lld: %lld/%lld tenants, %s\n", id,
+		    finished, total, size);
+	fflush(stderr);
+	*last_us = time_mono_us();
+}
+
+/* backup DIR [--detach] */
+static int
+tenantctl_cmd_backup(struct tenantctl *ctl, const struct tenantctl_cmd *cmd,
+    int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		{ "detach", no_argument, NULL, OPT_DETACH },
+		CTL_COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	struct output_progress		*bar = NULL;
+	const char			*state = NULL;
+	json_t				*body = NULL, *job = NULL, *jdir;
+	char				*dir = NULL, *path = NULL;
+	char				*sigmsg = NULL, *clean = NULL;
+	char				 size[32];
+	long long			 id;
+	uint64_t			 last_us = 0;
+	int				 ch, r, detach = 0;
+
+	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		if (ch == OPT_DETACH)
+			detach = 1;
+		else if ((r = tenantctl_common_opt(ctl, cmd, ch,
+		    argv)) != CTL_CONTINUE)
+			return (r);
+	}
+	if ((r = tenantctl_nargs(cmd, argc, argv, 1, 1)) != CTL_EXIT_OK)
+		return (r);
+	if ((r = tenantctl_backup_dir(cmd, argv[optind], &dir)) !=
+	    CTL_EXIT_OK)
+		return (r);
+	if ((jdir = json_string(dir)) == NULL) {
+		r = tenantctl_usage_error(cmd, "the path of DIR is not valid "
+		    "UTF-8");
+		goto out;
+	}
+	body = json_object();
+	json_object_set_new(body, "dir", jdir);
+	clean = output_clean(dir);
+
+	if ((r = tenantctl_call(ctl, "POST", "/v1/backups", body, &job)) !=
+	    CTL_EXIT_OK)
+		goto out;
+	if ((r = tenantctl_backup_valid(ctl, job)) != CTL_EXIT_OK)
+		goto out;
+	id = tenantctl_jint(job, "id");
+	if (detach) {
+		if (ctl->json)
+			output_json(stdout, job);
+		else
+			printf("backup %lld started: %s\n", id, clean);
+		goto out;
+	}
+
+	/* Follow it until it ends.  It goes on if we are stopped. */
+	if (isatty(STDERR_FILENO))
+		bar = tenantctl_progress = output_progress_new(stderr,
+		    CTL_BAR_MS);
+	xasprintf(&sigmsg, "%stenantctl: backup %lld continues in the "
+	    "daemon\n", bar != NULL ? "\n" : "", id);
+	tenantctl_sig_arm(NULL, sigmsg);
+	xasprintf(&path, "/v1/backups/%lld", id);
+	for (;;) {
+		state = json_string_value(json_object_get(job, "state"));
+		if (strcmp(state, "running") != 0) {
+			if (bar != NULL)
+				tenantctl_backup_progress(job, bar, &last_us,
+				    1);
+			break;
+		}
+		tenantctl_backup_progress(job, bar, &last_us, 0);
+		(void)poll(NULL, 0, CTL_POLL_MS);
+		json_decref(job);
+		job = NULL;
+		if ((r = tenantctl_call(ctl, "GET", path, NULL, &job)) !=
+		    CTL_EXIT_OK)
+			break;
+		if ((r = tenantctl_backup_valid(ctl, job)) != CTL_EXIT_OK)
+			break;
+	}
+	tenantctl_sig_disarm();
+	output_progress_end(bar);
+	if (r != CTL_EXIT_OK) {
+		tenantctl_warnx("backup %lld: lost track of it; it may still "
+		    "be running in the daemon", id);
+		goto out;
+	}
+
+	if (ctl->json)
+		output_json(stdout, job);
+	if (strcmp(state, "succeeded") == 0) {
+		if (!ctl->json) {
+			output_size(size, sizeof size, tenantctl_jnum(job,
+			    "bytes"));
+			printf("backup %lld succeeded: %lld tenants, %s in "
+			    "%s\n", id, tenantctl_jint(job, "done"), size,
+			    clean);
+			if (tenantctl_jint(job, "skipped") > 0)
+				printf("(%lld tenants were deleted during the "
+				    "backup and are not in it)\n",
+				    tenantctl_jint(job, "skipped"));
+		}
+	} else {
+		free(clean);
+		clean = output_scalar(json_object_get(job, "error"));
+		tenantctl_warnx("backup %lld failed: %s", id, clean);
+		r = CTL_EXIT_REFUSED;
+	}
+
+out:
+	tenantctl_progress = NULL;
+	output_progress_free(bar);
+	json_decref(body);
+	json_decref(job);
+	free(sigmsg);
+	free(path);
+	free(clean);
+	free(dir);
+	return (r);
+}
+
+/* Is path a regular file we may run? */
+static int
+tenantctl_executable(const char *path)
+{
+	struct stat	st;
+
+	return (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	    access(path, X_OK) == 0);
+}
+
+/*
+ * Where tenantd is, as a new string, or NULL: $TENANTD_BIN, the build
+ * tree (argv0's directory/../tenantd/tenantd, when argv0 has a slash), a
+ * path set when tenantctl was built (TENANTCTL_TENANTD_PATH), $PATH, then
+ * the usual sbin directories.
+ */
+static char *
+tenantctl_find_tenantd(const char *argv0)
+{
+	static const char	*fixed[] = { "/usr/local/sbin/tenantd",
+				    "/usr/sbin/tenantd" };
+	const char		*env, *slash, *p, *colon;
+	char			*path;
+	size_t			 i, len;
+
+	if ((env = tenantctl_getenv("TENANTD_BIN")) != NULL)
+		return (xstrdup(env));
+	if (argv0 != NULL && (slash = strrchr(argv0, '/')) != NULL) {
+		xasprintf(&path, "%.*s/../tenantd/tenantd",
+		    (int)(slash - argv0), argv0);
+		if (tenantctl_executable(path))
+			return (path);
+		free(path);
+	}
+#ifdef TENANTCTL_TENANTD_PATH
+	if (tenantctl_executable(TENANTCTL_TENANTD_PATH))
+		return (xstrdup(TENANTCTL_TENANTD_PATH));
+#endif
+	if ((env = getenv("PATH")) != NULL) {
+		for (p = env;; p = colon + 1) {
+			colon = strchr(p, ':');
+			len = colon != NULL ? (size_t)(colon - p) : strlen(p);
+			if (len == 0)
+				path = xstrdup("./tenantd");
+			else
+				xasprintf(&path, "%.*s/tenantd", (int)len, p);
+			if (tenantctl_executable(path))
+				return (path);
+			free(path);
+			if (colon == NULL)
+				break;
+		}
+	}
+	for (i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+		if (tenantctl_executable(fixed[i]))
+			return (xstrdup(fixed[i]));
+	}
+	return (NULL);
+}
+
+/*
+ * Run "BIN --restore FROM -D TO" and wait for it, with SIGINT and SIGQUIT
+ * ignored meanwhile as system(3) does: tenantd gets them and cleans up.
+ * name is BIN fit for messages.  Returns tenantd's exit status, or an exit
+ * status after saying why it could not be run.
+ */
+static int
+tenantctl_run_restore(const char *bin, const char *name, const char *from,
+    const char *to)
+{
+	struct sigaction	 ign, oint, oquit;
+	char			*args[6];
+	pid_t			 pid;
+	ssize_t			 n;
+	int			 pfd[2], status, saved = 0, r;
+
+	args[0] = (char *)bin;
+	args[1] = (char *)"--restore";
+	args[2] = (char *)from;
+	args[3] = (char *)"-D";
+	args[4] = (char *)to;
+	args[5] = NULL;
+
+	/* A pipe closed by a successful exec tells exec failure apart. */
+	if (pipe(pfd) == -1) {
+		tenantctl_warnx("cannot run %s: pipe: %s", name,
+		    strerror(errno));
+		return (CTL_EXIT_CONNECT);
+	}
+	if (fcntl(pfd[0], F_SETFD, FD_CLOEXEC) == -1 ||
+	    fcntl(pfd[1], F_SETFD, FD_CLOEXEC) == -1)
+		fatal("fcntl");
+	fflush(stdout);
+	fflush(stderr);
+	memset(&ign, 0, sizeof ign);
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	if (sigaction(SIGINT, &ign, &oint) == -1 ||
+	    sigaction(SIGQUIT, &ign, &oquit) == -1)
+		fatal("sigaction");
+
+	if ((pid = fork()) == -1) {
+		saved = errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		r = -1;
+		goto out;
+	}
+	if (pid == 0) {
+		/* The child: only async-signal-safe calls from here. */
+		close(pfd[0]);
+		(void)sigaction(SIGINT, &oint, NULL);
+		(void)sigaction(SIGQUIT, &oquit, NULL);
+		execv(bin, args);
+		saved = errno;
+		n = write(pfd[1], &saved, sizeof saved);
+		(void)n;
+		_exit(127);
+	}
+
+	close(pfd[1]);
+	do
+		n = read(pfd[0], &saved, sizeof saved);
+	while (n == -1 && errno == EINTR);
+	close(pfd[0]);
+	while ((r = waitpid(pid, &status, 0)) == -1 && errno == EINTR)
+		;
+	if (r == -1)
+		fatal("waitpid");
+	if (n != (ssize_t)sizeof saved)
+		saved = 0;
+
+out:
+	if (sigaction(SIGINT, &oint, NULL) == -1 ||
+	    sigaction(SIGQUIT, &oquit, NULL) == -1)
+		fatal("sigaction");
+	if (r == -1 || saved != 0) {
+		tenantctl_warnx("cannot run %s: %s", name, strerror(saved));
+		return (CTL_EXIT_CONNECT);
+	}
+	if (WIFEXITED(status))
+		return (WEXITSTATUS(status));
+	if (WIFSIGNALED(status))
+		tenantctl_warnx("%s was killed by signal %d", name,
+		    WTERMSIG(status));
+	return (CTL_EXIT_REFUSED);
+}
+
+/* restore DIR --data-dir D */
+static int
+tenantctl_cmd_restore(struct tenantctl *ctl, const struct tenantctl_cmd *cmd,
+    int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		{ "data-dir", required_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char			*to = NULL, *from;
+	char				*bin, *clean;
+	int				 ch, r;
+
+	while ((ch = getopt_long(argc, argv, ":hD:", opts, NULL)) != -1) {
+		if (ch == 'D')
+			to = optarg;
+		else if (ch == 'h') {
+			tenantctl_cmd_usage(stdout, cmd, 1);
+			return (CTL_EXIT_OK);
+		} else
+			return (tenantctl_opt_error(cmd, ch, argv));
+	}
+	if ((r = tenantctl_nargs(cmd, argc, argv, 1, 1)) != CTL_EXIT_OK)
+		return (r);
+	from = argv[optind];
+	if (ctl->json)
+		return (tenantctl_usage_error(cmd, "--json does not apply: "
+		    "tenantd prints what it did"));
+	if (to == NULL)
+		to = ctl->data;
+	if (to == NULL || *to == '\0')
+		return (tenantctl_usage_error(cmd, "--data-dir D is required: "
+		    "the data directory to create"));
+	if (*from == '\0')
+		return (tenantctl_usage_error(cmd, "DIR is empty"));
+
+	if ((bin = tenantctl_find_tenantd(ctl->argv0)) == NULL) {
+		tenantctl_warnx("cannot find tenantd: set TENANTD_BIN to its "
+		    "path");
+		return (CTL_EXIT_CONNECT);
+	}
+	clean = output_clean(bin);
+	r = tenantctl_run_restore(bin, clean, from, to);
+	free(clean);
+	free(bin);
 	return (r);
 }
 
@@ -2573,6 +3517,7 @@ main(int argc, char **argv)
 
 	memset(&ctl, 0, sizeof ctl);
 	ctl.timeout_ms = CTL_DEFAULT_TIMEOUT_MS;
+	ctl.argv0 = argv[0];
 
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+:D:h", opts, NULL)) != -1) {

@@ -25,10 +25,11 @@
 #define CLIENT_MAX_HEADERS	100		  /* header fields */
 #define CLIENT_MAX_BODY		(16 * 1024 * 1024) /* decoded body */
 
-/* What client_request and client_download return. */
+/* What client_request, client_download and client_upload return. */
 #define CLIENT_OK		0
 #define CLIENT_ERR_DAEMON	-1	/* unreachable, timeout, bad HTTP */
 #define CLIENT_ERR_SINK		-2	/* the sink refused the body */
+#define CLIENT_ERR_SOURCE	-3	/* the file to upload failed */
 
 enum client_type {
 	CLIENT_UNIX,
@@ -54,7 +55,12 @@ struct client_request {
 	size_t			 bodylen;
 	const char		*token;		/* NULL: no Authorization */
 	const char		*accept;	/* NULL: application/json */
-	int			 timeout_ms;	/* exchange; download: silence */
+	const char		*content_type;	/* NULL: application/json */
+	int			 timeout_ms;	/* exchange; download and
+						   upload: silence */
+	int			 reply_timeout_ms; /* upload: for the answer
+						   once the body is sent;
+						   0: timeout_ms */
 };
 
 struct client_header {
@@ -87,6 +93,20 @@ struct client_sink {
 	void	 *arg;
 };
 
+/*
+ * Where client_upload takes the request body from instead of memory: the
+ * first length bytes of fd (borrowed; a regular file, read with pread(2)
+ * so its offset does not matter).  progress, when not NULL, is called with
+ * the body bytes sent so far after each piece leaves, on the main thread
+ * inside client_upload.
+ */
+struct client_source {
+	int	 fd;
+	uint64_t length;
+	void	(*progress)(void *, uint64_t);
+	void	*arg;
+};
+
 /* A progress line redrawn in place on a terminal. */
 struct output_progress;
 
@@ -103,6 +123,9 @@ int		 client_request(const struct client_endpoint *,
 		     char *, size_t);
 int		 client_download(const struct client_endpoint *,
 		     const struct client_request *, const struct client_sink *,
+		     struct client_response *, char *, size_t);
+int		 client_upload(const struct client_endpoint *,
+		     const struct client_request *, const struct client_source *,
 		     struct client_response *, char *, size_t);
 void		 client_response_clear(struct client_response *);
 const char	*client_header(const struct client_response *, const char *);

@@ -582,14 +582,14 @@ conn_process(struct http_conn *c)
 		status = http_parse_request(c->head, headlen - 4, req,
 		    cfg.max_body > cfg.max_import ? cfg.max_body :
 		    cfg.max_import, &c->need, &c->keepalive, &msg);
-		if (status == 0) {
+		if (status == 0 || status == 413) {
 			/* Large uploads go to a file, within their own cap. */
 			size_t limit = cfg.max_body;
 			if (body_policy != NULL && body_policy(req)) {
 				limit = cfg.max_import;
 				c->to_file = 1;
 			}
-			if (c->need > limit) {
+			if (c->need > limit || status == 413) {
 				status = 413;
 				msg = "request body is larger than the limit "
 				    "(--max-body, or --max-import for imports)";
