@@ -33,10 +33,13 @@ for w in $what; do
 	valgrind)
 		echo "== valgrind memcheck: client, protocol, auth, import"
 		command -v valgrind >/dev/null || { echo "valgrind missing"; status=1; continue; }
+		copy_tree "$work/vg"
+		(cd "$work/vg" && ./configure -q --enable-debug &&
+		    make -s -j"$(nproc)" >/dev/null 2>&1) || { status=1; continue; }
 		for t in client protocol auth import; do
 			out=$(TENANTD_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
-			    TOP_SRCDIR="$top" TOP_BUILDDIR="$top" TENANTD_REQUIRE_JS=1 \
-			    timeout 900 node "$top/tests/js/$t.test.mjs" 2>&1) || true
+			    TOP_SRCDIR="$work/vg" TOP_BUILDDIR="$work/vg" TENANTD_REQUIRE_JS=1 \
+			    timeout 900 node "$work/vg/tests/js/$t.test.mjs" 2>&1) || true
 			p=$(echo "$out" | grep -c '^ok ' || true)
 			f=$(echo "$out" | grep -c '^not ok ' || true)
 			echo "valgrind $t: $p passed, $f failed"
