@@ -73,6 +73,31 @@ static uint64_t			 next_reqid;
 
 static void	conn_process(struct http_conn *);
 
+struct segment_cb {
+	void	(*done)(void *);
+	void	 *arg;
+};
+
+static struct segment_cb *
+http_segment_cb_new(void (*done)(void *), void *arg)
+{
+	struct segment_cb	*cb = xmalloc(sizeof *cb);
+
+	cb->done = done;
+	cb->arg = arg;
+	return (cb);
+}
+
+static void
+http_segment_done(const struct evbuffer_file_segment *seg, int flags,
+    void *arg)
+{
+	struct segment_cb	*cb = arg;
+
+	cb->done(cb->arg);
+	free(cb);
+}
+
 /* Open DATA/tmp/upload-<id> for the request's body. */
 static int
 http_body_file_open(struct http_conn *c)
@@ -336,6 +361,45 @@ http_reply_file(struct http_req *req, int status, const char *ctype,
 			c->keepalive = 0;
 			log_warnx("http_reply_file: cannot queue the file");
 		}
+	}
+	reply_done(req, status);
+}
+
+/*
+ * Answer with head (copied; may be NULL) followed by len bytes of fd from
+ * offset off, sent with sendfile where possible.  Steals fd.  done(arg)
+ * runs on the loop once libevent no longer needs the file (sent, or the
+ * connection went away).
+ */
+void
+http_reply_file_segment(struct http_req *req, int status, const char *ctype,
+    const void *head, size_t headlen, int fd, size_t off, size_t len,
+    const char *extra, void (*done)(void *), void *arg)
+{
+	struct http_conn		*c = req->conn;
+	struct evbuffer			*out = bufferevent_get_output(c->bev);
+	struct evbuffer_file_segment	*seg;
+
+	if (req->replied)
+		fatalx("http_reply_file_segment: request answered twice");
+	req->replied = 1;
+	conn_head(c, status, ctype, headlen + len, extra);
+	if (headlen > 0)
+		evbuffer_add(out, head, headlen);
+	seg = evbuffer_file_segment_new(fd, (ev_off_t)off, (ev_off_t)len,
+	    EVBUF_FS_CLOSE_ON_FREE);
+	if (seg == NULL) {
+		close(fd);
+		c->keepalive = 0;	/* headers promised a body */
+		log_warnx("http_reply_file_segment: cannot queue the file");
+		done(arg);
+	} else {
+		evbuffer_file_segment_add_cleanup_cb(seg,
+		    (evbuffer_file_segment_cleanup_cb)http_segment_done,
+		    http_segment_cb_new(done, arg));
+		if (evbuffer_add_file_segment(out, seg, 0, (ev_off_t)len) != 0)
+			c->keepalive = 0;
+		evbuffer_file_segment_free(seg);
 	}
 	reply_done(req, status);
 }

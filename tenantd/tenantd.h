@@ -448,6 +448,9 @@ void		 http_reply_buf(struct http_req *, int, const char *,
 void		 http_reply_json(struct http_req *, int, json_t *);
 void		 http_reply_file(struct http_req *, int, const char *, int,
 		     size_t, const char *);
+void		 http_reply_file_segment(struct http_req *, int, const char *,
+		     const void *, size_t, int, size_t, size_t, const char *,
+		     void (*)(void *), void *);
 void		 http_reply_error(struct http_req *, int, const char *,
 		     const char *, ...) printflike(4, 5);
 size_t		 http_conn_count(void);

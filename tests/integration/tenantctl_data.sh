@@ -469,6 +469,15 @@ def serve(c):
         pass
     c.close()
 backup_polls = 0
+def full_body(c, rest, head):
+    # The body may arrive after the head, in a packet of its own.
+    body = rest
+    while len(body) < length(head):
+        got = c.recv(65536)
+        if not got:
+            break
+        body += got
+    return body.decode()
 def answer(c):
     global backup_polls
     head, rest = read_head(c)
@@ -500,7 +509,7 @@ def answer(c):
         drain(c, len(rest), 100000)
         reply(c, b"507 Insufficient Storage",
               b'{"message":"cannot store the upload (disk full?)","code":"INSUFFICIENT_STORAGE"}')
-    elif path == "/v1/backups" and "hang" in rest.decode():
+    elif path == "/v1/backups" and "hang" in full_body(c, rest, head):
         reply(c, b"202 Accepted", b'{"id":6,"state":"running","total":4,"done":0,'
               b'"skipped":0,"bytes":0,"error":null}')
     elif path == "/v1/backups/6":
