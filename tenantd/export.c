@@ -57,9 +57,16 @@ export_direct(struct export_op *op, sqlite3 *src, const char *path)
 	long long	 pages = -1, psz = -1;
 	int		 fd = -1, nlog = -1, nckpt = -1;
 
-	if (sqlite3_wal_checkpoint_v2(src, "main", SQLITE_CHECKPOINT_TRUNCATE,
-	    &nlog, &nckpt) != SQLITE_OK || nlog != 0)
+	/* Reading once opens the WAL, so the checkpoint has one to empty. */
+	if (sqlite3_exec(src, "SELECT 1 FROM sqlite_schema LIMIT 1", NULL, NULL,
+	    NULL) != SQLITE_OK)
 		return (-1);
+	if (sqlite3_wal_checkpoint_v2(src, "main", SQLITE_CHECKPOINT_TRUNCATE,
+	    &nlog, &nckpt) != SQLITE_OK || nlog != 0) {
+		log_debug("tenant %s: export: WAL not emptied (%s, %d frames); "
+		    "copying instead", op->id, sqlite3_errmsg(src), nlog);
+		return (-1);
+	}
 	if (sqlite3_exec(src, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return (-1);
 	if (sqlite3_prepare_v2(src, "SELECT (SELECT page_count FROM "
@@ -73,8 +80,11 @@ export_direct(struct export_op *op, sqlite3 *src, const char *path)
 	}
 	/* The read transaction began on an empty WAL: read lock 0. */
 	snprintf(wal, sizeof wal, "%s-wal", path);
-	if (pages <= 0 || psz <= 0 || (stat(wal, &sb) == 0 && sb.st_size > 0))
+	if (pages <= 0 || psz <= 0 || (stat(wal, &sb) == 0 && sb.st_size > 0)) {
+		log_debug("tenant %s: export: the WAL filled again; copying "
+		    "instead", op->id);
 		goto fail;
+	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    fstat(fd, &sb) == -1 || sb.st_size < pages * psz ||
 	    pread(fd, op->head, sizeof op->head, 0) != sizeof op->head)
