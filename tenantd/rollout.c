@@ -105,6 +105,7 @@ struct rjob {
 	int			 rc;
 	int			 reached;
 	int			 skipped;
+	int			 transient;	/* not open before: close after */
 	struct migrate_error	 err;
 };
 
@@ -397,7 +398,17 @@ rjob_done(struct job *j)
 {
 	struct rjob	*rj = (struct rjob *)j;
 	struct rollout	*r = rollout_find(rj->rid);
+	struct handle	*h = j->h;
 
+	/*
+	 * A tenant opened only to be migrated is closed again: a fleet
+	 * rollout should not push the tenants clients use out of the cache,
+	 * and every open file makes the next open slower (SQLite's unix VFS
+	 * keeps its open inodes in one list).
+	 */
+	if (rj->transient && h != NULL && h->in_table && h->le.pins == 1 &&
+	    TAILQ_EMPTY(&h->jobs) && h->owner == 0)
+		cache_detach(j->tid, j->tidlen);
 	if (r != NULL) {
 		if (j->status >= 400)	/* never reached a worker */
 			rollout_tenant_done(r, j->tid, 1, 0, -1, &rj->err);
@@ -424,6 +435,7 @@ rollout_start_tenant(struct rollout *r, const char *tenant)
 	memcpy(rj->job.tid, tenant, rj->job.tidlen);
 	rj->job.run = rjob_run;
 	rj->job.done = rjob_done;
+	rj->transient = cache_find(tenant, rj->job.tidlen) == NULL;
 	r->inflight++;
 	if (cache_dispatch(&rj->job, &code, &msg) != 0) {
 		/* Deleted since planning: skipped. */
