@@ -1,0 +1,337 @@
+/*
+ * bench/floor.c: the bare-SQLite floor of bench/run.sh.  Does in one
+ * process and one thread what tenantd does per request, with no HTTP, no
+ * JSON and no thread hand-off, so the daemon's overhead is a ratio:
+ *
+ *   hot     a prepared point select on an open handle (bind, step, copy the
+ *           text, reset), as a cached tenant is served;
+ *   cold    open + the per-handle PRAGMAs + prepare + step + finalize +
+ *           close of a file that is not open, round robin over many files,
+ *           as a request to a tenant that is not in the handle cache is
+ *           served (the daemon also closes an evicted handle per miss);
+ *   update  a prepared point update on an open handle, autocommit, with
+ *           synchronous=NORMAL and with synchronous=FULL (WAL mode);
+ *   mem     RSS per open idle handle: every file opened like the daemon
+ *           does, one prepared point select kept, the process's VmRSS
+ *           growth divided by the number of files;
+ *   memnobulk  the same with SQLite's page-cache bulk preallocation off
+ *           (sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0)): what a
+ *           daemon that did so could reach (run it alone: it changes a
+ *           process-wide setting before SQLite initialises).
+ *
+ * Usage: floor DIR [seconds-per-test] [files] [tests]
+ * If DIR does not exist, floor creates it with FILES databases of 100 rows
+ * kv(k INTEGER PRIMARY KEY, v TEXT) in WAL mode; otherwise it uses the
+ * files there.  TESTS is a comma-separated subset of
+ * hot,cold,update,mem,memnobulk (default hot,cold,update,mem).  Prints "floor key value" lines for run.sh.
+ * Build: gcc -O2 floor.c -lsqlite3 -o floor.
+ */
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#define NROWS	100
+
+static const char *pragmas_normal = "PRAGMA synchronous=NORMAL;"
+    "PRAGMA foreign_keys=ON;PRAGMA cache_size=-256;PRAGMA journal_mode=WAL;"
+    "PRAGMA journal_size_limit=0";
+static const char *pragmas_full = "PRAGMA synchronous=FULL;"
+    "PRAGMA foreign_keys=ON;PRAGMA cache_size=-256;PRAGMA journal_mode=WAL;"
+    "PRAGMA journal_size_limit=0";
+
+static uint64_t	rng = 0x9e3779b97f4a7c15ull;
+
+static int
+rand_key(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return ((int)(rng % NROWS) + 1);
+}
+
+static double
+now_s(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec + ts.tv_nsec / 1e9);
+}
+
+static void
+die(const char *what, sqlite3 *db)
+{
+	fprintf(stderr, "floor: %s: %s\n", what, db ? sqlite3_errmsg(db) :
+	    strerror(errno));
+	exit(1);
+}
+
+/*
+ * Open like tenantd's exec_open(): flags, options and PRAGMAs, and the -wal
+ * and -shm files kept across close (SQLITE_FCNTL_PERSIST_WAL, emptied by
+ * journal_size_limit=0), so a cold open does the same file system work.
+ * (The daemon's authorizer, limits, quota and progress handler are its own
+ * overhead and stay out of the floor.)
+ */
+static sqlite3 *
+open_like_daemon(const char *path, const char *pragmas)
+{
+	sqlite3	*db = NULL;
+	int	 one = 1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE, NULL) != SQLITE_OK)
+		die("open", db);
+	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, 5000);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
+	if (sqlite3_exec(db, pragmas, NULL, NULL, NULL) != SQLITE_OK)
+		die("pragmas", db);
+	return (db);
+}
+
+static void
+make_file(const char *path)
+{
+	sqlite3		*db = NULL;
+	int		 one = 1;
+	const char	*sql = "PRAGMA journal_mode=WAL;PRAGMA journal_size_limit=0;"
+	    "CREATE TABLE kv(k INTEGER PRIMARY KEY, v TEXT);"
+	    "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c "
+	    "WHERE i < 100) INSERT INTO kv SELECT i, 'value-' || i FROM c;";
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+		die("create", db);
+	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		die("fill", db);
+	if (sqlite3_close(db) != SQLITE_OK)
+		die("close", db);
+}
+
+/* One point select on a prepared statement; copies the value out. */
+static void
+point_select(sqlite3 *db, sqlite3_stmt *st, char *out, size_t outlen)
+{
+	const unsigned char	*v;
+
+	sqlite3_bind_int(st, 1, rand_key());
+	if (sqlite3_step(st) != SQLITE_ROW)
+		die("select", db);
+	v = sqlite3_column_text(st, 0);
+	snprintf(out, outlen, "%s", v ? (const char *)v : "");
+	if (sqlite3_step(st) != SQLITE_DONE)
+		die("select end", db);
+	sqlite3_reset(st);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double	x = *(const double *)a, y = *(const double *)b;
+
+	return ((x > y) - (x < y));
+}
+
+static void
+test_hot(const char *path, double secs)
+{
+	sqlite3		*db = open_like_daemon(path, pragmas_normal);
+	sqlite3_stmt	*st;
+	char		 out[64];
+	double		 t0, t;
+	long		 n = 0, i;
+
+	if (sqlite3_prepare_v2(db, "SELECT v FROM kv WHERE k = ?", -1, &st,
+	    NULL) != SQLITE_OK)
+		die("prepare", db);
+	t0 = now_s();
+	do {
+		for (i = 0; i < 4096; i++)
+			point_select(db, st, out, sizeof out);
+		n += i;
+		t = now_s();
+	} while (t - t0 < secs);
+	printf("floor hot_select_ops %.0f\n", n / (t - t0));
+	printf("floor hot_select_us %.3f\n", (t - t0) / n * 1e6);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static void
+test_cold(const char *dir, int files, double secs)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*st;
+	char		 path[4096], out[64];
+	double		*lat, t0, t1, t, sum = 0;
+	long		 n = 0, cap = 1 << 20;
+
+	if ((lat = malloc(cap * sizeof *lat)) == NULL)
+		die("malloc", NULL);
+	t = t0 = now_s();
+	while (t - t0 < secs && n < cap) {
+		snprintf(path, sizeof path, "%s/f%ld.db", dir, n % files);
+		t1 = now_s();
+		db = open_like_daemon(path, pragmas_normal);
+		if (sqlite3_prepare_v2(db, "SELECT v FROM kv WHERE k = ?", -1,
+		    &st, NULL) != SQLITE_OK)
+			die("prepare", db);
+		point_select(db, st, out, sizeof out);
+		sqlite3_finalize(st);
+		if (sqlite3_close(db) != SQLITE_OK)
+			die("close", db);
+		t = now_s();
+		lat[n++] = t - t1;
+		sum += t - t1;
+	}
+	qsort(lat, n, sizeof *lat, cmp_double);
+	printf("floor cold_ops %.0f\n", n / (t - t0));
+	printf("floor cold_mean_us %.1f\n", sum / n * 1e6);
+	printf("floor cold_p50_us %.1f\n", lat[n / 2] * 1e6);
+	printf("floor cold_p99_us %.1f\n", lat[n * 99 / 100] * 1e6);
+	free(lat);
+}
+
+static void
+test_update(const char *path, const char *pragmas, const char *name,
+    double secs)
+{
+	sqlite3		*db = open_like_daemon(path, pragmas);
+	sqlite3_stmt	*st;
+	double		 t0, t;
+	long		 n = 0;
+	char		 v[32];
+
+	if (sqlite3_prepare_v2(db, "UPDATE kv SET v = ? WHERE k = ?", -1, &st,
+	    NULL) != SQLITE_OK)
+		die("prepare", db);
+	t = t0 = now_s();
+	while (t - t0 < secs) {
+		snprintf(v, sizeof v, "updated-%ld", n);
+		sqlite3_bind_text(st, 1, v, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 2, rand_key());
+		if (sqlite3_step(st) != SQLITE_DONE)
+			die("update", db);
+		sqlite3_reset(st);
+		n++;
+		t = now_s();
+	}
+	printf("floor update_%s_ops %.0f\n", name, n / (t - t0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static long
+vm_rss_kib(void)
+{
+	FILE	*f;
+	char	 line[256];
+	long	 v = -1;
+
+	if ((f = fopen("/proc/self/status", "r")) == NULL)
+		return (-1);
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			v = atol(line + 6);
+	fclose(f);
+	return (v);
+}
+
+/* Open every file and keep it open with one prepared, stepped statement. */
+static void
+test_mem(const char *dir, int files, const char *name)
+{
+	sqlite3		**dbs;
+	sqlite3_stmt	**sts;
+	char		  path[4096], out[64];
+	long		  r0, r1;
+	int		  i;
+
+	if ((dbs = calloc(files, sizeof *dbs)) == NULL ||
+	    (sts = calloc(files, sizeof *sts)) == NULL)
+		die("calloc", NULL);
+	r0 = vm_rss_kib();
+	for (i = 0; i < files; i++) {
+		snprintf(path, sizeof path, "%s/f%d.db", dir, i);
+		dbs[i] = open_like_daemon(path, pragmas_normal);
+		if (sqlite3_prepare_v2(dbs[i], "SELECT v FROM kv WHERE k = ?",
+		    -1, &sts[i], NULL) != SQLITE_OK)
+			die("prepare", dbs[i]);
+		point_select(dbs[i], sts[i], out, sizeof out);
+	}
+	r1 = vm_rss_kib();
+	printf("floor %s_kib %.1f\n", name, (double)(r1 - r0) / files);
+	for (i = 0; i < files; i++) {
+		sqlite3_finalize(sts[i]);
+		sqlite3_close(dbs[i]);
+	}
+	free(sts);
+	free(dbs);
+}
+
+static int
+wanted(const char *tests, const char *name)
+{
+	size_t	n = strlen(name);
+	const char *p;
+
+	for (p = tests; (p = strstr(p, name)) != NULL; p += n)
+		if ((p == tests || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+			return (1);
+	return (0);
+}
+
+int
+main(int argc, char **argv)
+{
+	char		 path[4096];
+	double		 secs = argc > 2 ? atof(argv[2]) : 2.0;
+	int		 files = argc > 3 ? atoi(argv[3]) : 1000, i;
+	const char	*tests = argc > 4 ? argv[4] : "hot,cold,update,mem";
+	struct stat	 sb;
+
+	if (argc < 2 || argc > 5 || secs <= 0 || files < 1) {
+		fprintf(stderr, "usage: floor DIR [seconds-per-test] [files] "
+		    "[hot,cold,update,mem,memnobulk]\n");
+		return (2);
+	}
+	if (wanted(tests, "memnobulk") &&
+	    sqlite3_config(SQLITE_CONFIG_PAGECACHE, (void *)0, 0, 0) != SQLITE_OK)
+		die("sqlite3_config", NULL);
+	if (stat(argv[1], &sb) == -1) {
+		if (errno != ENOENT || mkdir(argv[1], 0700) == -1)
+			die(argv[1], NULL);
+		for (i = 0; i < files; i++) {
+			snprintf(path, sizeof path, "%s/f%d.db", argv[1], i);
+			make_file(path);
+		}
+	}
+	printf("floor sqlite_version %s\n", sqlite3_libversion());
+	snprintf(path, sizeof path, "%s/f0.db", argv[1]);
+	if (wanted(tests, "hot"))
+		test_hot(path, secs);
+	if (wanted(tests, "cold"))
+		test_cold(argv[1], files, secs);
+	if (wanted(tests, "update")) {
+		test_update(path, pragmas_normal, "normal", secs);
+		test_update(path, pragmas_full, "full", secs);
+	}
+	if (wanted(tests, "mem"))
+		test_mem(argv[1], files, "mem");
+	if (wanted(tests, "memnobulk"))
+		test_mem(argv[1], files, "memnobulk");
+	return (0);
+}

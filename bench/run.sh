@@ -1,0 +1,698 @@
+#!/usr/bin/env bash
+# bench/run.sh: tenantd against PostgreSQL and the bare-SQLite floor, in one
+# run on one machine, printed as tables of numbers and ratios.
+#
+#   bench/run.sh [--smoke | --quick] [--tenants 1000,10000] [--seconds 10]
+#                [--warmup 2] [--conns 64] [--threads 2] [--handles 5000]
+#                [--tenantd PATH] [--no-postgres] [--out FILE] [--keep]
+#                [--workdir DIR]
+#
+# What it does (bench/README.md has the details):
+#   1. makes a fresh private dir with mktemp and marks it; it never starts a
+#      daemon on, or deletes, anything that does not carry this run's mark;
+#   2. builds an optimised tenantd from the working tree into that dir
+#      (unless --tenantd), and bench/floor.c;
+#   3. loads max(--tenants) tenants of 100 rows kv(k INTEGER PRIMARY KEY,
+#      v TEXT) through the API, and the same rows into a private
+#      PostgreSQL (initdb + postgres on a private socket dir and port) in
+#      one table kv(tenant_id, k, v);
+#   4. for each N in --tenants, uniform and Zipf (s = 1.1) popularity over
+#      the first N tenants: point select, point update, 90:10 mix (wrk +
+#      bench/hrana.lua against tenantd, pgbench with the same client count
+#      against PostgreSQL), writes at equal durability (tenantd
+#      --synchronous normal vs synchronous_commit=off, full vs on); the
+#      handle cache capped below the working set; cold tenants;
+#   5. once: p99 at half of peak throughput, RSS per idle cached handle,
+#      tenant creation rate (API vs CREATE SCHEMA + CREATE TABLE);
+#   6. prints the tables and the issue's targets, met or missed.
+# Everything it started (tenantd, postgres, wrk, pgbench) is stopped on
+# exit, Ctrl-C or SIGTERM, and the private dir removed (unless --keep).
+# Exit status: 0, or 1 if a run saw errors (bad responses, failed
+# transactions), or 2 for bad usage.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+bench=$top/bench
+ARGV="$*"
+
+usage() {	# exit-status
+	sed -n '5,8p' "$0" | sed 's/^# \{0,1\}//' >&2
+	exit "$1"
+}
+
+# --- options ---------------------------------------------------------------
+MODE=full
+TENANTS=1000,10000
+SECS=10
+WARMUP=2
+CONNS=64
+THREADS=2
+HANDLES=5000
+TENANTD_BIN=
+USE_PG=auto
+OUT=
+KEEP=0
+WORKDIR=${TMPDIR:-/tmp}
+set_tenants='' set_secs='' set_warmup='' set_conns='' set_handles=''
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--smoke) MODE=smoke ;;
+	--quick) MODE=quick ;;
+	--tenants) set_tenants=${2:?}; shift ;;
+	--seconds) set_secs=${2:?}; shift ;;
+	--warmup) set_warmup=${2:?}; shift ;;
+	--conns) set_conns=${2:?}; shift ;;
+	--threads) THREADS=${2:?}; shift ;;
+	--handles) set_handles=${2:?}; shift ;;
+	--tenantd) TENANTD_BIN=${2:?}; shift ;;
+	--no-postgres) USE_PG=no ;;
+	--out) OUT=${2:?}; shift ;;
+	--keep) KEEP=1 ;;
+	--workdir) WORKDIR=${2:?}; shift ;;
+	-h|--help) usage 0 ;;
+	*) echo "run.sh: unknown option $1" >&2; usage 2 ;;
+	esac
+	shift
+done
+case $MODE in
+smoke)	TENANTS=50 SECS=1 WARMUP=0 CONNS=8 HANDLES=50 ;;
+quick)	TENANTS=1000 SECS=5 WARMUP=1 ;;
+esac
+TENANTS=${set_tenants:-$TENANTS} SECS=${set_secs:-$SECS}
+WARMUP=${set_warmup:-$WARMUP} CONNS=${set_conns:-$CONNS}
+HANDLES=${set_handles:-$HANDLES}
+for v in "$SECS" "$WARMUP" "$CONNS" "$THREADS" "$HANDLES" ${TENANTS//,/ }; do
+	case $v in ''|*[!0-9]*) echo "run.sh: not a number: '$v'" >&2; exit 2 ;; esac
+done
+[ "$SECS" -ge 1 ] && [ "$CONNS" -ge "$THREADS" ] && [ "$THREADS" -ge 1 ] ||
+	{ echo "run.sh: need --seconds >= 1 and --conns >= --threads >= 1" >&2; exit 2; }
+IFS=, read -r -a NS <<<"$TENANTS"
+NMAX=0
+for n in "${NS[@]}"; do
+	[ "$n" -ge 10 ] || { echo "run.sh: --tenants values must be >= 10" >&2; exit 2; }
+	[ "$n" -gt "$NMAX" ] && NMAX=$n
+done
+DISTS_W="uniform zipf"			# popularity for the write workloads
+[ $MODE = smoke ] && DISTS_W="zipf"	# (smoke: enough to keep every path alive)
+
+# --- private dir, its mark, cleanup --------------------------------------
+for tool in wrk curl gcc awk sort setsid; do
+	command -v $tool >/dev/null || { echo "run.sh: $tool is missing" >&2; exit 1; }
+done
+[ -d "$WORKDIR" ] || { echo "run.sh: no such dir $WORKDIR" >&2; exit 2; }
+tmp=$(mktemp -d "$WORKDIR/tenantd-bench.XXXXXX")
+tmp=$(cd "$tmp" && pwd -P)
+token="tenantd-bench $$ $(date +%s%N) $RANDOM$RANDOM"
+echo "$token" >"$tmp/.tenantd-bench"
+mkdir "$tmp/logs" "$tmp/pglog"
+
+TD_PID='' PG_PID='' PG_MASTER='' CHILD='' ERRORS=0
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# A path is ours if it lies in our dir and the dir carries our mark.
+ours() {
+	case $1 in "$tmp"/*) ;; *) return 1 ;; esac
+	[ -f "$tmp/.tenantd-bench" ] && [ "$(cat "$tmp/.tenantd-bench")" = "$token" ]
+}
+
+# Kill a process group we made with setsid (or the process alone).
+kill_group() {	# pid signal
+	kill -"$2" -- "-$1" 2>/dev/null || kill -"$2" "$1" 2>/dev/null || true
+}
+
+wait_gone() {	# pid seconds
+	local i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt $(($2 * 10)) ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	! kill -0 "$1" 2>/dev/null
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	[ -n "$CHILD" ] && kill_group "$CHILD" TERM
+	td_stop
+	pg_stop
+	if [ $KEEP = 1 ]; then
+		log "kept $tmp"
+	elif ours "$tmp/logs"; then
+		rm -rf "$tmp"
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT
+trap 'log "terminated"; exit 143' TERM
+
+# Run a command in its own process group, in the background, and wait:
+# bash runs traps only between commands, and a wait is one.
+run_child() {	# out-file cmd...
+	local out=$1; shift
+	setsid "$@" >"$out" 2>&1 &
+	CHILD=$!
+	local rc=0
+	wait $CHILD || rc=$?
+	CHILD=
+	return $rc
+}
+
+# --- tenantd ---------------------------------------------------------------
+DATADIRS=" "
+new_datadir() {	# var name: sets var to a data dir that does not exist yet
+	local d=$tmp/$2
+	[ ! -e "$d" ] || die "$d exists"
+	ours "$d" || die "refusing $d: not in this run's marked dir"
+	DATADIRS="$DATADIRS$d "
+	printf -v "$1" '%s' "$d"
+}
+
+td_start() {	# datadir tenantd-args...
+	local dir=$1; shift
+	case $DATADIRS in *" $dir "*) ;; *) die "refusing to run tenantd on $dir: this run did not create it" ;; esac
+	ours "$dir" || die "refusing to run tenantd on $dir: the mark of this run is missing"
+	rm -f "$tmp/td.ready"
+	setsid "$TENANTD" -D "$dir" --listen 127.0.0.1:0 --no-auth \
+	    --schemas "$tmp/schemas" --ready-file "$tmp/td.ready" "$@" \
+	    2>>"$tmp/logs/tenantd.log" &
+	TD_PID=$!
+	local i=0
+	while [ ! -s "$tmp/td.ready" ]; do
+		kill -0 $TD_PID 2>/dev/null || { tail -5 "$tmp/logs/tenantd.log" >&2; die "tenantd did not start"; }
+		[ $i -lt 200 ] || die "tenantd not ready after 10 s"
+		sleep 0.05; i=$((i + 1))
+	done
+	TD_URL=http://$(sed -n 's/^tcp //p' "$tmp/td.ready")
+}
+
+td_stop() {
+	[ -n "$TD_PID" ] || return 0
+	kill_group $TD_PID TERM
+	wait_gone $TD_PID 15 || kill_group $TD_PID KILL
+	wait $TD_PID 2>/dev/null || true
+	TD_PID=
+}
+
+td_metric() {	# name -> value (0 if absent)
+	curl -s "$TD_URL/metrics" | awk -v n="$1" '$1 == n { v = $2 } END { print v + 0 }'
+}
+
+# utime + stime (+ cutime + cstime) of a process, in clock ticks
+proc_cpu() {
+	sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 + $14 + $15 }' || echo 0
+}
+TICK=$(getconf CLK_TCK)
+
+# wrk against tenantd; sets W[key] from its RESULT line (requests, rps,
+# p50_us, p99_us, err_*, bad) and W[errors].  Extra settings come in as
+# BENCH_* variables from the caller's environment.
+declare -A W
+wrk_run() {	# name conns seconds
+	local name=$1 c=$2 s=$3 t=$THREADS
+	[ "$c" -lt "$t" ] && t=$c
+	run_child "$tmp/logs/$name.wrk" env BENCH_CHECK=1 BENCH_THREADS="$t" \
+	    BENCH_DONE="$tmp/logs/$name.done." \
+	    wrk -t"$t" -c"$c" -d"${s}s" --timeout 10s --latency \
+	    -s "$bench/hrana.lua" "$TD_URL" || die "wrk failed for $name (see $tmp/logs/$name.wrk)"
+	local line
+	line=$(grep '^RESULT ' "$tmp/logs/$name.wrk") || die "no result from wrk for $name"
+	local kv
+	W=()
+	for kv in ${line#RESULT }; do
+		W[${kv%%=*}]=${kv#*=}
+	done
+	local e=$((W[err_connect] + W[err_read] + W[err_write] + W[err_status] + W[err_timeout] + W[bad]))
+	if [ $e -ne 0 ]; then
+		log "warning: $name: $e errors ($line)"
+		ERRORS=$((ERRORS + e))
+	fi
+	W[errors]=$e
+}
+
+# A measured tenantd run: key op dist n [conns] [rate]
+declare -A R
+td_case() {
+	local key=$1 op=$2 dist=$3 n=$4 c=${5:-$CONNS} rate=${6:-0}
+	local name=${key//\//_}
+	if [ "$WARMUP" -gt 0 ]; then
+		BENCH_OP=$op BENCH_DIST=$dist BENCH_TENANTS=$n BENCH_RATE=$rate \
+		    wrk_run "$name.warm" "$c" "$WARMUP"
+	fi
+	local h0 m0 c0 c1 t0 t1
+	h0=$(td_metric tenantd_cache_hits_total)
+	m0=$(td_metric tenantd_cache_misses_total)
+	echo 5 >"/proc/$TD_PID/clear_refs" 2>/dev/null || true	# reset VmHWM
+	c0=$(proc_cpu $TD_PID); t0=$(date +%s.%N)
+	BENCH_OP=$op BENCH_DIST=$dist BENCH_TENANTS=$n BENCH_RATE=$rate \
+	    wrk_run "$name" "$c" "$SECS"
+	c1=$(proc_cpu $TD_PID); t1=$(date +%s.%N)
+	local h1 m1
+	h1=$(td_metric tenantd_cache_hits_total)
+	m1=$(td_metric tenantd_cache_misses_total)
+	R[$key.rps]=${W[rps]}
+	R[$key.p50]=${W[p50_us]}
+	R[$key.p99]=${W[p99_us]}
+	R[$key.err]=${W[errors]}
+	R[$key.hit]=$(awk -v h=$((h1 - h0)) -v m=$((m1 - m0)) 'BEGIN { printf "%.1f", h + m ? 100 * h / (h + m) : 0 }')
+	R[$key.cpu]=$(awk -v c=$((c1 - c0)) -v t0="$t0" -v t1="$t1" -v k="$TICK" 'BEGIN { printf "%.0f", 100 * c / k / (t1 - t0) }')
+	R[$key.rss]=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$TD_PID/status")
+	R[$key.conf]=$TD_CONF
+	log "tenantd $key: $(printf '%.0f' "${W[rps]}") req/s, p50 $(us_ms "${W[p50_us]}") ms, p99 $(us_ms "${W[p99_us]}") ms, hit ${R[$key.hit]}%, cpu ${R[$key.cpu]}%"
+}
+
+# Visit tenants b0 .. b{count-1} once each (opens their handles).
+td_touch() {	# count conns
+	BENCH_OP=select BENCH_DIST=seq BENCH_TENANTS=$1 BENCH_COUNT=$1 \
+	    wrk_run "touch$1" "$2" 3600
+}
+
+us_ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
+
+# --- PostgreSQL --------------------------------------------------------------
+PG_OK=0
+pg_setup() {
+	local bindir
+	bindir=$(pg_config --bindir 2>/dev/null || true)
+	for d in "$bindir" /usr/lib/postgresql/15/bin; do
+		[ -n "$d" ] && [ -x "$d/initdb" ] && [ -x "$d/postgres" ] && { bindir=$d; break; }
+	done
+	if [ ! -x "$bindir/postgres" ] || ! command -v pgbench >/dev/null || ! command -v psql >/dev/null; then
+		[ $USE_PG = auto ] && [ $MODE = smoke ] && { echo "postgres: skipped (not installed)"; return 0; }
+		die "PostgreSQL not found (apt-get install postgresql postgresql-contrib), or use --no-postgres"
+	fi
+	PG_VERSION=$("$bindir/postgres" --version)
+	local as=()
+	mkdir "$tmp/pg" "$tmp/pgsock"
+	if [ "$(id -u)" -eq 0 ]; then		# initdb refuses root
+		chmod 711 "$tmp"
+		chown postgres: "$tmp/pg" "$tmp/pgsock"
+		as=(runuser -u postgres --)
+	fi
+	"${as[@]}" "$bindir/initdb" -D "$tmp/pg/data" -A trust -U bench -E UTF8 \
+	    --locale=C --no-sync >"$tmp/logs/initdb.log" 2>&1 || die "initdb failed (see $tmp/logs/initdb.log)"
+	PG_PORT=$(free_port)
+	setsid "${as[@]}" "$bindir/postgres" -D "$tmp/pg/data" -p "$PG_PORT" \
+	    -k "$tmp/pgsock" -c listen_addresses= -c max_connections=$((CONNS + 20)) \
+	    -c shared_buffers=256MB -c max_wal_size=4GB \
+	    >"$tmp/logs/postgres.log" 2>&1 &
+	PG_PID=$!
+	local i=0
+	while ! psql -X -q -h "$tmp/pgsock" -p "$PG_PORT" -U bench -d postgres -c 'SELECT 1' >/dev/null 2>&1; do
+		kill -0 $PG_PID 2>/dev/null || { tail -5 "$tmp/logs/postgres.log" >&2; die "postgres did not start"; }
+		[ $i -lt 300 ] || die "postgres not ready after 30 s"
+		sleep 0.1; i=$((i + 1))
+	done
+	PG_MASTER=$(head -1 "$tmp/pg/data/postmaster.pid")
+	PG_OK=1
+}
+
+pg_stop() {
+	[ -n "$PG_PID" ] || return 0
+	[ -n "$PG_MASTER" ] && kill -INT "$PG_MASTER" 2>/dev/null	# fast shutdown
+	wait_gone "${PG_MASTER:-$PG_PID}" 20 || { kill -KILL "${PG_MASTER:-0}" 2>/dev/null; kill_group $PG_PID KILL; }
+	wait $PG_PID 2>/dev/null || true
+	PG_PID=
+}
+
+free_port() {	# a TCP port nobody listens on
+	local p hex
+	for p in $(shuf -i 20000-60000 -n 100); do
+		hex=$(printf ':%04X' "$p")
+		if ! awk -v h="$hex" '$2 ~ h"$" { f = 1 } END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
+			echo "$p"; return
+		fi
+	done
+	die "no free port"
+}
+
+psql_do() {	# db sql
+	psql -X -q -v ON_ERROR_STOP=1 -h "$tmp/pgsock" -p "$PG_PORT" -U bench -d "$1" -c "$2" >/dev/null
+}
+
+# CPU of the postmaster, its reaped children and its live children.
+pg_cpu() {
+	local sum pid
+	sum=$(proc_cpu "$PG_MASTER")
+	for pid in $(pgrep -P "$PG_MASTER" 2>/dev/null); do
+		sum=$((sum + $(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }' || echo 0)))
+	done
+	echo "$sum"
+}
+
+pg_script() {	# name op dist n -> file
+	local f=$tmp/pg-$1.sql pick
+	if [ "$3" = zipf ]; then
+		pick="random_zipfian(0, $(($4 - 1)), 1.1)"
+	else
+		pick="random(0, $(($4 - 1)))"
+	fi
+	{
+		echo "\\set t $pick"
+		echo "\\set k random(1, 100)"
+		if [ "$2" = update ]; then
+			echo "\\set r random(1, 8)"
+			echo "UPDATE kv SET v = 'updated-' || :k::text || '-' || :r::text WHERE tenant_id = :t AND k = :k;"
+		else
+			echo "SELECT v FROM kv WHERE tenant_id = :t AND k = :k;"
+		fi
+	} >"$f"
+	echo "$f"
+}
+
+# pgbench; sets P_tps P_p50 P_p99 (microseconds) P_failed.
+pgbench_run() {	# name seconds extra-args...
+	local name=$1 s=$2; shift 2
+	rm -f "$tmp/pglog/$name".*
+	run_child "$tmp/logs/$name.pgbench" pgbench -h "$tmp/pgsock" -p "$PG_PORT" \
+	    -U bench -n -c "$CONNS" -j "$THREADS" -T "$s" -l \
+	    --log-prefix="$tmp/pglog/$name" "$@" ||
+		die "pgbench failed for $name (see $tmp/logs/$name.pgbench)"
+	P_tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$tmp/logs/$name.pgbench" | tail -1)
+	P_failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$tmp/logs/$name.pgbench")
+	P_failed=${P_failed:-0}
+	[ -n "$P_tps" ] || die "no tps from pgbench for $name"
+	# the third field of each log line is the latency in microseconds
+	read -r P_p50 P_p99 < <(cat "$tmp/pglog/$name".* | awk '$3 ~ /^[0-9]+$/ { print $3 }' |
+	    sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0, 0; else print v[int((NR - 1) * 0.50) + 1], v[int((NR - 1) * 0.99) + 1] }')
+	rm -f "$tmp/pglog/$name".*
+	if [ "$P_failed" -ne 0 ]; then
+		log "warning: $name: $P_failed failed transactions"
+		ERRORS=$((ERRORS + P_failed))
+	fi
+}
+
+pg_case() {	# key op dist n [rate]
+	local key=$1 op=$2 dist=$3 n=$4 rate=${5:-0} files=() name
+	name=pg_${key//\//_}
+	case $op in
+	select|update) files=(-f "$(pg_script "$name-$op" "$op" "$dist" "$n")") ;;
+	mix) files=(-f "$(pg_script "$name-s" select "$dist" "$n")@9"
+	    -f "$(pg_script "$name-u" update "$dist" "$n")@1") ;;
+	esac
+	local extra=(-M prepared)
+	[ "$rate" != 0 ] && extra+=(-R "$rate")
+	[ "$WARMUP" -gt 0 ] && pgbench_run "$name.warm" "$WARMUP" "${extra[@]}" "${files[@]}" bench
+	local c0 c1 t0 t1
+	c0=$(pg_cpu); t0=$(date +%s.%N)
+	pgbench_run "$name" "$SECS" "${extra[@]}" "${files[@]}" bench
+	sleep 0.2		# let the postmaster reap the backends
+	c1=$(pg_cpu); t1=$(date +%s.%N)
+	R[pg/$key.rps]=$P_tps
+	R[pg/$key.p50]=$P_p50
+	R[pg/$key.p99]=$P_p99
+	R[pg/$key.err]=$P_failed
+	R[pg/$key.cpu]=$(awk -v c=$((c1 - c0)) -v t0="$t0" -v t1="$t1" -v k="$TICK" 'BEGIN { printf "%.0f", 100 * c / k / (t1 - t0 - 0.2) }')
+	R[pg/$key.conf]=$PG_CONF
+	log "postgres $key: $(printf '%.0f' "$P_tps") tx/s, p50 $(us_ms "$P_p50") ms, p99 $(us_ms "$P_p99") ms"
+}
+
+# ==========================================================================
+log "private dir $tmp"
+{
+	echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "command:  bench/run.sh $ARGV"
+	echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) at the start (1, 5, 15 min load average; the machine may be shared)"
+	echo "machine:  $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(free -g | awk '/^Mem:/ { print $2 }') GiB RAM (free -g), $(uname -sr)"
+} >"$tmp/header"
+
+# --- build ---------------------------------------------------------------------
+gcc -O2 -o "$tmp/floor" "$bench/floor.c" -lsqlite3 || die "cannot build bench/floor.c"
+if [ -n "$TENANTD_BIN" ]; then
+	TENANTD=$(cd "$(dirname "$TENANTD_BIN")" && pwd)/$(basename "$TENANTD_BIN")
+	BUILD="given: $TENANTD_BIN"
+elif [ $MODE = smoke ] && [ -x "$top/tenantd/tenantd" ]; then
+	TENANTD=$top/tenantd/tenantd
+	BUILD="in-tree tenantd/tenantd"
+	grep -q -- '-O0' "$top/Makefile" 2>/dev/null && BUILD="$BUILD (debug build, -O0)"
+elif git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
+	log "building an optimised tenantd from the working tree"
+	mkdir "$tmp/src"
+	(cd "$top" && git ls-files -z | tar --null -T - -cf - 2>/dev/null) | tar -C "$tmp/src" -xf -
+	if (cd "$tmp/src" && autoreconf -fi && ./configure -q && make -s -j"$(nproc)" tenantd/tenantd) \
+	    >"$tmp/logs/build.log" 2>&1; then
+		TENANTD=$tmp/src/tenantd/tenantd
+		BUILD="working tree at $(git -C "$top" describe --always --dirty 2>/dev/null), ./configure (-O2)"
+	else
+		tail -20 "$tmp/logs/build.log" >&2
+		die "build failed; pass --tenantd PATH to use a built binary"
+	fi
+else
+	TENANTD=$top/tenantd/tenantd
+	BUILD="in-tree tenantd/tenantd"
+fi
+[ -x "$TENANTD" ] || die "no tenantd binary at $TENANTD"
+echo "tenantd:  $BUILD" >>"$tmp/header"
+
+mkdir -p "$tmp/schemas/kv" "$tmp/schemas/kvtable"
+cat >"$tmp/schemas/kv/0001_kv.sql" <<'EOF'
+CREATE TABLE kv (k INTEGER PRIMARY KEY, v TEXT);
+WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 100)
+INSERT INTO kv SELECT i, 'value-' || i FROM c;
+EOF
+echo 'CREATE TABLE kv (k INTEGER PRIMARY KEY, v TEXT);' >"$tmp/schemas/kvtable/0001_kv.sql"
+
+# --- the floor (nothing else running) ----------------------------------------
+if [ $MODE = smoke ]; then floor_args=(0.2 50); else floor_args=(2 1000); fi
+floor() {	# prefix tests: run bench/floor.c, results into R[prefix.key]
+	"$tmp/floor" "$tmp/floor-data" "${floor_args[@]}" "$2" >"$tmp/logs/floor.out" || die "floor failed"
+	while read -r _ k v; do R[$1.$k]=$v; done <"$tmp/logs/floor.out"
+}
+log "floor: bare SQLite, ${floor_args[0]} s per test"
+floor floor hot,cold,update,mem
+floor floor memnobulk
+
+# --- load ----------------------------------------------------------------------
+if [ $USE_PG = no ]; then
+	echo "postgres: skipped (--no-postgres)"
+else
+	pg_setup
+fi
+if [ $PG_OK = 1 ]; then
+	echo "postgres: $PG_VERSION" >>"$tmp/header"
+else
+	echo "postgres: skipped" >>"$tmp/header"
+fi
+echo "sqlite:   ${R[floor.sqlite_version]} (floor and tenantd link the system libsqlite3)" >>"$tmp/header"
+echo "clients:  wrk ($(wrk -v 2>&1 | head -1 | awk '{ print $2 }')), $CONNS connections, $THREADS threads; pgbench -c $CONNS -j $THREADS -M prepared" >>"$tmp/header"
+
+data='' cdata=''
+new_datadir data data
+TD_CONF=load
+td_start "$data"
+log "loading $NMAX tenants x 100 rows through POST /v1/tenants (schema kv)"
+t0=$(date +%s.%N)
+BENCH_OP=create BENCH_SCHEMA=kv BENCH_DIST=seq BENCH_TENANTS=$NMAX BENCH_COUNT=$NMAX \
+    wrk_run load "$CONNS" 3600
+t1=$(date +%s.%N)
+[ "${W[errors]}" -eq 0 ] || die "loading failed"
+LOAD_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+log "loaded in $LOAD_S s"
+echo "data:     $NMAX tenants x 100 rows loaded through the API in $LOAD_S s ($CONNS connections)" >>"$tmp/header"
+td_stop
+if [ $PG_OK = 1 ]; then
+	t0=$(date +%s.%N)
+	psql_do postgres "CREATE DATABASE bench"
+	psql_do bench "CREATE TABLE kv (tenant_id int, k int, v text, PRIMARY KEY (tenant_id, k));
+	    INSERT INTO kv SELECT t, k, 'value-' || k FROM generate_series(0, $((NMAX - 1))) t, generate_series(1, 100) k;"
+	psql_do bench "VACUUM ANALYZE kv"
+	psql_do bench "CHECKPOINT"
+	t1=$(date +%s.%N)
+	log "postgres loaded in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
+fi
+
+pg_sync() {	# on|off
+	psql_do postgres "ALTER DATABASE bench SET synchronous_commit = $1"
+	PG_CONF="synchronous_commit=$1"
+}
+
+ROWS=()
+row() { ROWS+=("$*"); }	# workload|n|dist|tenantd key|postgres key
+
+# --- the workloads, per N --------------------------------------------------------
+for n in "${NS[@]}"; do
+	# 1. synchronous=NORMAL, the default cap, against synchronous_commit=off
+	td_start "$data" --synchronous normal
+	default_cap=$(td_metric tenantd_max_open_handles)
+	TD_CONF="normal, cap $default_cap"
+	td_touch $(( n < default_cap ? n : default_cap )) "$CONNS"
+	[ $PG_OK = 1 ] && pg_sync off
+	for op in select update mix; do
+		dists=$DISTS_W
+		[ $op = select ] && dists="uniform zipf"
+		for dist in $dists; do
+			td_case "$n/$op/$dist/normal" $op $dist "$n"
+			[ $PG_OK = 1 ] && pg_case "$n/$op/$dist/off" $op $dist "$n"
+			row "$op|$n|$dist|$n/$op/$dist/normal|$n/$op/$dist/off"
+		done
+	done
+	if [ "$n" = "$NMAX" ]; then
+		# p99 at half of peak: peak = the Zipf point select just measured
+		half=$(awk -v r="${R[$n/select/zipf/normal.rps]}" 'BEGIN { printf "%d", r / 2 }')
+		td_case "half/select" select zipf "$n" "$CONNS" "$half"
+		R[half.target]=$half
+		if [ $PG_OK = 1 ]; then
+			pghalf=$(awk -v r="${R[pg/$n/select/zipf/off.rps]}" 'BEGIN { printf "%d", r / 2 }')
+			pg_case "half/select" select zipf "$n" "$pghalf"
+			R[pg/half.target]=$pghalf
+		fi
+	fi
+	td_stop
+
+	# 2. synchronous=FULL against synchronous_commit=on
+	TD_CONF="full, cap $default_cap"
+	td_start "$data" --synchronous full
+	td_touch $(( n < default_cap ? n : default_cap )) "$CONNS"
+	[ $PG_OK = 1 ] && pg_sync on
+	for op in update mix; do
+		for dist in $DISTS_W; do
+			td_case "$n/$op/$dist/full" $op $dist "$n"
+			[ $PG_OK = 1 ] && pg_case "$n/$op/$dist/on" $op $dist "$n"
+			row "$op|$n|$dist|$n/$op/$dist/full|$n/$op/$dist/on"
+		done
+	done
+	td_stop
+
+	# 3. the cache capped below the working set; cold tenants
+	cap=$((n / 10)); [ $cap -lt $((2 * CONNS)) ] && cap=$((2 * CONNS))
+	[ $cap -ge "$n" ] && cap=$((n / 2))
+	TD_CONF="normal, cap $cap"
+	td_start "$data" --synchronous normal --max-open $cap
+	for dist in uniform zipf; do
+		td_case "$n/select/$dist/cap" select $dist "$n"
+		row "select, cache cap $cap|$n|$dist|$n/select/$dist/cap|$n/select/$dist/off"
+	done
+	# Round robin over n tenants with an LRU of cap < n: every request
+	# misses.  One connection gives the latency, $CONNS the throughput.
+	# The floor's cold open is measured again right before: creating the
+	# -wal and -shm files costs what the file system costs at the moment.
+	floor "floor.$n" cold
+	td_case "$n/cold/seq/cold1" select seq "$n" 1
+	row "cold tenant, 1 connection|$n|round robin|$n/cold/seq/cold1|"
+	td_case "$n/cold/seq/cold" select seq "$n"
+	row "cold tenant|$n|round robin|$n/cold/seq/cold|"
+	td_stop
+done
+
+# --- memory per idle cached handle -----------------------------------------------
+H=$(( HANDLES < NMAX ? HANDLES : NMAX ))
+TD_CONF="normal, cap $((H + CONNS))"
+td_start "$data" --synchronous normal --max-open $((H + CONNS))
+td_touch 1 "$CONNS"
+sleep 0.5
+rss0=$(awk '/^VmRSS/ { print $2 }' "/proc/$TD_PID/status")
+td_touch "$H" "$CONNS"
+sleep 1
+rss1=$(awk '/^VmRSS/ { print $2 }' "/proc/$TD_PID/status")
+R[mem.handles]=$(td_metric tenantd_open_handles)
+R[mem.base]=$rss0
+R[mem.rss]=$rss1
+R[mem.per]=$(awk -v a="$rss0" -v b="$rss1" -v h="$H" 'BEGIN { printf "%.1f", (b - a) / (h - 1) }')
+log "memory: $H handles, RSS $rss0 -> $rss1 KiB, ${R[mem.per]} KiB per handle"
+td_stop
+
+# --- tenant creation -------------------------------------------------------------
+new_datadir cdata create
+TD_CONF="normal"
+td_start "$cdata" --synchronous normal
+BENCH_OP=create BENCH_SCHEMA='' BENCH_PREFIX=n wrk_run create-null "$CONNS" "$SECS"
+R[create.null]=${W[rps]}
+BENCH_OP=create BENCH_SCHEMA=kvtable BENCH_PREFIX=t wrk_run create-kv "$CONNS" "$SECS"
+R[create.kv]=${W[rps]}
+log "tenantd creation: ${R[create.null]}/s (schema null), ${R[create.kv]}/s (CREATE TABLE kv)"
+td_stop
+if [ $PG_OK = 1 ]; then
+	psql_do postgres "CREATE DATABASE creates"
+	cat >"$tmp/pg-create.sql" <<'EOF'
+\set n :n + 1
+\set id :client_id * 100000000 + :n
+BEGIN;
+CREATE SCHEMA s:id;
+CREATE TABLE s:id.kv (k int PRIMARY KEY, v text);
+COMMIT;
+EOF
+	pgbench_run pg-create "$SECS" -M simple -D n=0 -f "$tmp/pg-create.sql" creates
+	R[pg/create]=$P_tps
+	log "postgres creation: $P_tps/s"
+fi
+
+# ==========================================================================
+# Report
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+num() { [ -n "$1" ] && printf '%.0f' "$1" || printf -- '-'; }
+ms() { [ -n "$1" ] && us_ms "$1" || printf -- '-'; }
+xr() { if [ "$1" = - ]; then printf -- '-'; else printf '%sx' "$1"; fi; }	# a ratio, "1.23x"
+meets() { awk -v v="$1" -v t="$2" -v d="$3" 'BEGIN { if (v == "-" || v == "") print "n/a"; else if ((d == "ge" && v + 0 >= t) || (d == "le" && v + 0 <= t) || (d == "lt" && v + 0 < t)) print "met"; else print "**missed**" }'; }
+
+report() {
+	cat "$tmp/header"
+	echo "end:      $(date -u '+%H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo
+	echo "| workload | tenants | popularity | tenantd (sync, cache cap) | tenantd req/s | p50 ms | p99 ms | cache hits | tenantd CPU | peak RSS MiB | PostgreSQL | PG tx/s | PG p50 ms | PG p99 ms | PG CPU | tenantd/PG |"
+	echo "|---|---|---|---|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|"
+	local r op n dist tk pk
+	for r in "${ROWS[@]}"; do
+		IFS='|' read -r op n dist tk pk <<<"$r"
+		local pgc="-" pr="" p50="" p99="" pcpu="-" rat="-"
+		if [ -n "$pk" ] && [ -n "${R[pg/$pk.rps]:-}" ]; then
+			pgc=${R[pg/$pk.conf]}; pr=${R[pg/$pk.rps]}; p50=${R[pg/$pk.p50]}; p99=${R[pg/$pk.p99]}
+			pcpu="${R[pg/$pk.cpu]}%"; rat=$(ratio "${R[$tk.rps]}" "$pr")
+			case $tk in */cap) pgc="$pgc (uncapped row above)" ;; esac
+		fi
+		local flag=""
+		[ "${R[$tk.err]:-0}" != 0 ] && flag=" (${R[$tk.err]} errors)"
+		echo "| $op | $n | $dist | ${R[$tk.conf]} | $(num "${R[$tk.rps]}")$flag | $(ms "${R[$tk.p50]}") | $(ms "${R[$tk.p99]}") | ${R[$tk.hit]}% | ${R[$tk.cpu]}% | ${R[$tk.rss]} | $pgc | $(num "$pr") | $(ms "$p50") | $(ms "$p99") | $pcpu | $rat |"
+	done
+	echo
+	echo "CPU is percent of one core (2 cores = 200%); PostgreSQL CPU counts the postmaster and its backends. wrk and pgbench run on the same cores."
+	echo
+	echo "Floor (bench/floor.c, one thread, in process, before the load): hot point select $(num "${R[floor.hot_select_ops]}")/s (${R[floor.hot_select_us]} us); cold open + query + close p50 ${R[floor.cold_p50_us]} us, p99 ${R[floor.cold_p99_us]} us ($(num "${R[floor.cold_ops]}")/s); point update $(num "${R[floor.update_normal_ops]}")/s (synchronous=NORMAL), $(num "${R[floor.update_full_ops]}")/s (FULL)."
+	echo
+	local hk="half/select"
+	echo "| other | tenantd | PostgreSQL | tenantd/PG |"
+	echo "|---|--:|--:|--:|"
+	echo "| p99 at half of peak (Zipf select, $NMAX tenants; target rate tenantd ${R[half.target]}/s, PG ${R[pg/half.target]:--}/s): achieved req/s | $(num "${R[$hk.rps]}") | $(num "${R[pg/$hk.rps]:-}") | |"
+	echo "| p50 / p99 ms at half of peak | $(ms "${R[$hk.p50]}") / $(ms "${R[$hk.p99]}") | $(ms "${R[pg/$hk.p50]:-}") / $(ms "${R[pg/$hk.p99]:-}") | |"
+	echo "| tenant creation /s, schema null (PG: CREATE SCHEMA + CREATE TABLE, synchronous_commit=on) | $(num "${R[create.null]}") | $(num "${R[pg/create]:-}") | $(ratio "${R[create.null]}" "${R[pg/create]:-}") |"
+	echo "| tenant creation /s, with CREATE TABLE kv (a one-step schema) | $(num "${R[create.kv]}") | $(num "${R[pg/create]:-}") | $(ratio "${R[create.kv]}" "${R[pg/create]:-}") |"
+	echo "| RSS per idle cached handle, ${R[mem.handles]} handles open (RSS ${R[mem.base]} -> ${R[mem.rss]} KiB) | ${R[mem.per]} KiB | | |"
+	echo "| floor: RSS per open handle in one process, ${floor_args[1]} files (default SQLite; with page-cache bulk preallocation off) | ${R[floor.mem_kib]} KiB; ${R[floor.memnobulk_kib]} KiB | | |"
+	echo
+	local cold_ratio
+	cold_ratio=$(ratio "${R[$NMAX/cold/seq/cold1.p50]}" "${R[floor.$NMAX.cold_p50_us]}")
+	echo "Daemon over bare SQLite:"
+	echo
+	for n in "${NS[@]}"; do
+		echo "- $n tenants: cold-tenant request p50 at 1 connection $(ms "${R[$n/cold/seq/cold1.p50]}") ms / floor open+query+close p50 $(ms "${R[floor.$n.cold_p50_us]}") ms (measured just before) = **$(xr "$(ratio "${R[$n/cold/seq/cold1.p50]}" "${R[floor.$n.cold_p50_us]}")")**; point-select throughput (Zipf, $CONNS connections) / floor hot select (1 thread) = **$(xr "$(ratio "${R[$n/select/zipf/normal.rps]}" "${R[floor.hot_select_ops]}")")**"
+	done
+	echo
+	echo "| target (issue 6) | measured | |"
+	echo "|---|---|---|"
+	local k v
+	k=$NMAX/select/zipf
+	v=$(ratio "${R[$k/normal.rps]}" "${R[pg/$k/off.rps]:-}")
+	echo "| point select, $NMAX tenants, Zipf, $CONNS conns: >= 1.0x PostgreSQL | $(xr "$v") | $(meets "$v" 1.0 ge) |"
+	for op in update mix; do
+		for dist in $DISTS_W; do
+			k=$NMAX/$op/$dist
+			v=$(ratio "${R[$k/normal.rps]}" "${R[pg/$k/off.rps]:-}")
+			echo "| $op, $NMAX tenants, $dist, NORMAL vs synchronous_commit=off: >= 1.5x | $(xr "$v") | $(meets "$v" 1.5 ge) |"
+			v=$(ratio "${R[$k/full.rps]}" "${R[pg/$k/on.rps]:-}")
+			echo "| $op, $NMAX tenants, $dist, FULL vs synchronous_commit=on: >= 1.5x | $(xr "$v") | $(meets "$v" 1.5 ge) |"
+		done
+	done
+	echo "| cold-tenant latency <= 3x the open + query + close floor | $(xr "$cold_ratio") | $(meets "$cold_ratio" 3 le) |"
+	v=${R[mem.per]}
+	echo "| <= 64 KiB RSS per idle handle at ${R[mem.handles]} handles | $v KiB | $(meets "$v" 64 le) |"
+	v=$(us_ms "${R[$hk.p99]}")
+	echo "| p99 at half of peak < 2 ms | $v ms | $(meets "$v" 2 lt) |"
+	v=$(ratio "${R[create.null]}" "${R[pg/create]:-}")
+	echo "| tenant creation >= 10x PostgreSQL schema-per-tenant | $(xr "$v") (schema null), $(xr "$(ratio "${R[create.kv]}" "${R[pg/create]:-}")") (with table) | $(meets "$v" 10 ge) |"
+	[ $ERRORS -eq 0 ] || { echo; echo "**$ERRORS errors during the runs: see the warnings above; the numbers are suspect.**"; }
+}
+
+report | tee "$tmp/report.md"
+[ -z "$OUT" ] || cp "$tmp/report.md" "$OUT"
+[ $ERRORS -eq 0 ] || exit 1
