@@ -176,6 +176,10 @@ main(int argc, char **argv)
 
 	sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	/* No page-cache preallocation per connection: an idle handle then
+	 * costs about half the memory (bench/RESULTS.md, floor: 132 -> 60
+	 * KiB per open connection); pages are allocated as they are used. */
+	sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
 	if (sqlite3_initialize() != SQLITE_OK) {
 		log_warnx("sqlite3_initialize failed");
 		return (1);
