@@ -367,7 +367,7 @@ tokens_create(struct http_req *req)
 	struct tenant_rec	 rec;
 	json_error_t		 jerr;
 	json_t			*body, *jt, *ja, *jttl, *out;
-	const char		*tenant = NULL, *access = "rw", *why;
+	const char		*tenant = NULL, *access = "rw", *why = NULL;
 	char			*tok, ts[40];
 	json_int_t		 ttl = 0;
 

@@ -127,14 +127,14 @@ backup_one(const char *src, const char *dst, char *err, size_t errlen)
 	rc = sqlite3_open_v2(src, &s, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", src, s ? sqlite3_errmsg(s) :
+		snprintf(err, errlen, "%.300s: %s", src, s ? sqlite3_errmsg(s) :
 		    sqlite3_errstr(rc));
 		sqlite3_close(s);
 		return (-1);
 	}
 	sqlite3_busy_timeout(s, cfg.busy_timeout_ms);
 	if (mkdir_p_shard(dst) == -1) {
-		snprintf(err, errlen, "%s: %s", dst, strerror(errno));
+		snprintf(err, errlen, "%.300s: %s", dst, strerror(errno));
 		rc = -1;
 	} else
 		rc = export_copy_db(s, dst, err, errlen) == 0 ? 1 : -1;

@@ -608,7 +608,7 @@ dec_batch(struct dec *d, json_t *j, struct hrana_req *r, const char *where)
 {
 	json_t	*steps, *e, *jc;
 	size_t	 i;
-	char	 w[64];
+	char	 w[96];
 
 	if (!json_is_object(j) || !json_is_array(steps = json_object_get(j,
 	    "steps")))
