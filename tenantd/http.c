@@ -248,12 +248,10 @@ conn_send(struct http_conn *c, int status, const char *ctype,
 	conn_head(c, status, ctype, len, NULL);
 	if (cleanup != NULL && len > 0)
 		evbuffer_add_reference(out, body, len, cleanup, cleanup_arg);
-	else {
-		if (len > 0)
-			evbuffer_add(out, body, len);
-		if (cleanup != NULL)
-			cleanup(body, len, cleanup_arg);
-	}
+	else if (cleanup != NULL)
+		cleanup(body, len, cleanup_arg);
+	else if (len > 0)
+		evbuffer_add(out, body, len);
 }
 
 /* A protocol error before a request reached the handler: answer, close. */
@@ -323,7 +321,7 @@ http_reply(struct http_req *req, int status, const char *ctype,
 static void
 buf_cleanup(const void *data, size_t len, void *arg)
 {
-	free((void *)data);
+	free(arg);	/* the start of the allocation */
 }
 
 /* Like http_reply, but steals b's memory (no copy). */
@@ -331,10 +329,21 @@ void
 http_reply_buf(struct http_req *req, int status, const char *ctype,
     struct buf *b)
 {
+	http_reply_buf_from(req, status, ctype, b, 0);
+}
+
+/* The same, sending b's bytes from offset off (a reserved prefix). */
+void
+http_reply_buf_from(struct http_req *req, int status, const char *ctype,
+    struct buf *b, size_t off)
+{
 	if (req->replied)
 		fatalx("http_reply_buf: request answered twice");
+	if (off > b->len)
+		fatalx("http_reply_buf: offset past the end");
 	req->replied = 1;
-	conn_send(req->conn, status, ctype, b->p, b->len, buf_cleanup, NULL);
+	conn_send(req->conn, status, ctype, b->p + off, b->len - off,
+	    buf_cleanup, b->p);
 	b->p = NULL;
 	b->len = b->cap = 0;
 	reply_done(req, status);

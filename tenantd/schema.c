@@ -251,12 +251,6 @@ schema_unref(struct schema *s)
 	free(s);
 }
 
-size_t
-schema_count(void)
-{
-	return (nschemas);
-}
-
 /* Borrowed. */
 struct schema *
 schema_at(size_t i)

@@ -38,6 +38,9 @@ server_set_shutdown(void)
 	shutting_down = 1;
 }
 
+/* Bytes reserved in front of the results for the envelope. */
+#define PIPELINE_HEAD	128
+
 struct pjob {
 	struct job		 job;
 	struct http_req		*req;
@@ -77,7 +80,10 @@ pipeline_run(struct job *j)
 		}
 		tenant_migrate_on_open(h);
 	}
+	/* Room in front for the envelope, filled in by pipeline_done once
+	 * the baton is known, so the results are never copied again. */
 	buf_init(&pj->out, 512);
+	pj->out.len = PIPELINE_HEAD;
 	if (j->readonly)
 		exec_query_only(h, 1);
 	exec_pipeline(h, &pj->p, pj->s ? &pj->s->sql : &pj->tmp, &pj->out,
@@ -101,8 +107,8 @@ pipeline_done(struct job *j)
 {
 	struct pjob	*pj = (struct pjob *)j;
 	struct stream	*s = pj->s;
-	struct buf	 b;
-	char		 baton[64];
+	char		 baton[64], head[PIPELINE_HEAD];
+	int		 n;
 	int		 have_baton = 0;
 
 	if (j->status != 200) {
@@ -127,18 +133,15 @@ pipeline_done(struct job *j)
 			have_baton = 1;
 		}
 	}
-	buf_init(&b, pj->out.len + 128);
-	buf_adds(&b, "{\"baton\":");
-	if (have_baton) {
-		buf_add(&b, "\"", 1);
-		buf_adds(&b, baton);
-		buf_add(&b, "\"", 1);
-	} else
-		buf_adds(&b, "null");
-	buf_adds(&b, ",\"base_url\":null,\"results\":[");
-	buf_add(&b, pj->out.p, pj->out.len);
-	buf_add(&b, "]}", 2);
-	http_reply_buf(pj->req, 200, "application/json", &b);
+	n = snprintf(head, sizeof head, "{\"baton\":%s%s%s,\"base_url\":null,"
+	    "\"results\":[", have_baton ? "\"" : "", have_baton ? baton : "null",
+	    have_baton ? "\"" : "");
+	if (n < 0 || (size_t)n >= sizeof head)
+		fatalx("pipeline_done: envelope too long");
+	memcpy(pj->out.p + PIPELINE_HEAD - n, head, (size_t)n);
+	buf_add(&pj->out, "]}", 2);
+	http_reply_buf_from(pj->req, 200, "application/json", &pj->out,
+	    PIPELINE_HEAD - (size_t)n);
 	pjob_free(pj);
 }
 

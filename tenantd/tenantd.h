@@ -282,7 +282,6 @@ typedef void (*job_cb)(struct job *);
 struct job {
 	TAILQ_ENTRY(job)	 entry;
 	uint64_t		 reqid;		/* [const] */
-	struct http_req		*req;		/* [loop] see http.c */
 	char			 tid[TID_MAX + 1];	/* [const] */
 	size_t			 tidlen;
 	struct handle		*h;		/* [const] once pushed */
@@ -336,7 +335,6 @@ struct handle {
 	struct job		*running;	/* [loop] */
 	uint64_t		 owner;		/* [loop] stream in txn */
 	int			 in_table;	/* [loop] */
-	int			 broken;	/* [loop] open failed */
 };
 struct cache_stats {
 	uint64_t	hits;
@@ -390,7 +388,6 @@ int		 schema_load_all(const char *, char *, size_t);
 void		 schema_reload(void (*)(void *), void *);
 struct schema	*schema_get(const char *);
 void		 schema_unref(struct schema *);
-size_t		 schema_count(void);
 struct schema	*schema_at(size_t);
 void		 schema_shutdown(void);
 
@@ -445,6 +442,8 @@ void		 http_reply(struct http_req *, int, const char *,
 		     const void *, size_t);
 void		 http_reply_buf(struct http_req *, int, const char *,
 		     struct buf *);
+void		 http_reply_buf_from(struct http_req *, int, const char *,
+		     struct buf *, size_t);
 void		 http_reply_json(struct http_req *, int, json_t *);
 void		 http_reply_file(struct http_req *, int, const char *, int,
 		     size_t, const char *);
