@@ -257,17 +257,73 @@ schemas_reloaded(void *arg)
 
 /*
  * GET /v1/schemas/{name}: the files (version, file, checksum, down file)
- * and how many tenants sit at each version (the catalog's index).
+ * and how many tenants sit at each version.  The counts walk the
+ * catalog's (schema, version) index, which with a large fleet takes long
+ * enough to belong on a worker.
  */
+struct schema_show_op {
+	struct job	 job;
+	struct http_req	*req;
+	struct schema	*s;
+	size_t		*counts;	/* [0..latest], then all versions */
+	int		 latest;
+};
+
+static void
+schema_show_run(struct job *j)
+{
+	struct schema_show_op	*op = (struct schema_show_op *)j;
+	int			 v;
+
+	for (v = 0; v <= op->latest + 1; v++)
+		if (catalog_count_schema(server_catalog, op->s->name,
+		    v <= op->latest ? v : -1, &op->counts[v]) != CATALOG_OK)
+			op->counts[v] = 0;
+}
+
+static void
+schema_show_done(struct job *j)
+{
+	struct schema_show_op		*op = (struct schema_show_op *)j;
+	const struct migrate_step	*st;
+	json_t				*o, *files, *counts;
+	size_t				 total = 0;
+	int				 v;
+	char				 key[16];
+
+	files = json_array();
+	counts = json_object();
+	for (v = 1; v <= op->latest; v++) {
+		st = migrate_set_step(op->s->set, v);
+		json_array_append_new(files, json_pack("{s:i,s:s,s:s,s:o}",
+		    "version", v, "file", st->file, "checksum", st->checksum,
+		    "down", st->down_file ? json_string(st->down_file) :
+		    json_null()));
+	}
+	for (v = 0; v <= op->latest; v++) {
+		total += op->counts[v];
+		snprintf(key, sizeof key, "%d", v);
+		json_object_set_new(counts, key, json_integer((json_int_t)
+		    op->counts[v]));
+	}
+	if (op->counts[op->latest + 1] > total)
+		json_object_set_new(counts, "other", json_integer((json_int_t)
+		    (op->counts[op->latest + 1] - total)));
+	o = json_pack("{s:s,s:i,s:o,s:o,s:o}", "name", op->s->name, "latest",
+	    op->latest, "edited", op->s->edited[0] ?
+	    json_string(op->s->edited) : json_null(), "files", files,
+	    "tenants_by_version", counts);
+	http_reply_json(op->req, 200, o);
+	schema_unref(op->s);
+	free(op->counts);
+	free(op);
+}
+
 static void
 schema_show(struct http_req *req, const char *name)
 {
-	const struct migrate_step	*st;
-	struct schema			*s;
-	json_t				*o, *files, *counts;
-	size_t				 n, total = 0;
-	int				 v, latest;
-	char				 key[16];
+	struct schema_show_op	*op;
+	struct schema		*s;
 
 	req->route = ROUTE_SCHEMAS;
 	if ((s = schema_get(name)) == NULL) {
@@ -275,33 +331,14 @@ schema_show(struct http_req *req, const char *name)
 		    "schema named \"%s\"", name);
 		return;
 	}
-	latest = migrate_set_latest(s->set);
-	files = json_array();
-	counts = json_object();
-	for (v = 1; v <= latest; v++) {
-		st = migrate_set_step(s->set, v);
-		json_array_append_new(files, json_pack("{s:i,s:s,s:s,s:o}",
-		    "version", v, "file", st->file, "checksum", st->checksum,
-		    "down", st->down_file ? json_string(st->down_file) :
-		    json_null()));
-	}
-	for (v = 0; v <= latest; v++) {
-		if (catalog_count_schema(server_catalog, s->name, v, &n) !=
-		    CATALOG_OK)
-			n = 0;
-		total += n;
-		snprintf(key, sizeof key, "%d", v);
-		json_object_set_new(counts, key, json_integer((json_int_t)n));
-	}
-	if (catalog_count_schema(server_catalog, s->name, -1, &n) ==
-	    CATALOG_OK && n > total)
-		json_object_set_new(counts, "other", json_integer((json_int_t)
-		    (n - total)));
-	o = json_pack("{s:s,s:i,s:o,s:o,s:o}", "name", s->name, "latest",
-	    latest, "edited", s->edited[0] ? json_string(s->edited) :
-	    json_null(), "files", files, "tenants_by_version", counts);
-	schema_unref(s);
-	http_reply_json(req, 200, o);
+	op = xcalloc(1, sizeof *op);
+	op->req = req;
+	op->s = s;
+	op->latest = migrate_set_latest(s->set);
+	op->counts = xcalloc((size_t)op->latest + 2, sizeof *op->counts);
+	op->job.run = schema_show_run;
+	op->job.done = schema_show_done;
+	worker_push(&op->job);
 }
 
 static void
