@@ -943,6 +943,17 @@ migrate_load_file(struct migrate_load *ld, sqlite3 *db,
 		ld->nomem = 1;
 		return (-1);
 	}
+	/*
+	 * Applying runs every file in a transaction of its own, so nothing
+	 * a file opens (a SAVEPOINT) outlives it; a savepoint around each
+	 * file gives validation the same boundary.
+	 */
+	if (exec && sqlite3_exec(db, "SAVEPOINT _tenantd_file", NULL, NULL,
+	    NULL) != SQLITE_OK) {
+		migrate_iter_free(&it);
+		ld->nomem = 1;
+		return (-1);
+	}
 	for (;;) {
 		*forbid = MIGRATE_FORBID_NONE;
 		rc = migrate_iter_prepare(&it, db, &stmt, &loc);
@@ -983,6 +994,8 @@ migrate_load_file(struct migrate_load *ld, sqlite3 *db,
 		if (mode == MIGRATE_MODE_REUP && !clean)
 			break;
 	}
+	if (mode != MIGRATE_MODE_SCAN)
+		sqlite3_exec(db, "RELEASE _tenantd_file", NULL, NULL, NULL);
 	migrate_iter_free(&it);
 	return (clean ? 0 : -1);
 }
