@@ -52,6 +52,8 @@ struct http_conn {
 	char			*head;		/* header bytes, parsed in place */
 	size_t			 need;
 	uint64_t		 head_start;
+	int			 rpaused;	/* EV_READ off while busy */
+	int			 wpending;	/* EV_WRITE on: output left */
 };
 
 struct http_listener {
@@ -254,6 +256,37 @@ conn_send(struct http_conn *c, int status, const char *ctype,
 		evbuffer_add(out, body, len);
 }
 
+/*
+ * Send what is queued at once.  An answer usually fits the socket buffer,
+ * so it leaves in one write and no write event is ever armed; whatever
+ * the socket does not take (or a closing connection, or an error) is left
+ * to EV_WRITE, whose callback disarms it again once the buffer drains.
+ */
+static void
+conn_flush(struct http_conn *c)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	int		 fd = bufferevent_getfd(c->bev);
+
+	if (c->wpending)
+		return;		/* libevent writes when the socket can take it */
+	/* A socket bufferevent keeps its output's start frozen: only its
+	 * own write callback may drain it, so thaw it for the write. */
+	evbuffer_unfreeze(out, 1);
+	while (c->state != C_CLOSING && evbuffer_get_length(out) > 0) {
+		if (evbuffer_write(out, fd) > 0)
+			continue;
+		if (errno == EINTR)
+			continue;
+		break;		/* EAGAIN, or an error EV_WRITE will report */
+	}
+	evbuffer_freeze(out, 1);
+	if (evbuffer_get_length(out) > 0 || c->state == C_CLOSING) {
+		c->wpending = 1;
+		bufferevent_enable(c->bev, EV_WRITE);
+	}
+}
+
 /* A protocol error before a request reached the handler: answer, close. */
 static void
 conn_fail(struct http_conn *c, int status, const char *code, const char *msg)
@@ -274,7 +307,7 @@ conn_fail(struct http_conn *c, int status, const char *code, const char *msg)
 	}
 	c->state = C_CLOSING;
 	bufferevent_disable(c->bev, EV_READ);
-	bufferevent_enable(c->bev, EV_WRITE);
+	conn_flush(c);
 }
 
 static void
@@ -290,11 +323,17 @@ reply_done(struct http_req *req, int status)
 	ninflight--;
 	if (!c->keepalive) {
 		c->state = C_CLOSING;
+		bufferevent_disable(c->bev, EV_READ);
+		conn_flush(c);
 		return;
 	}
 	c->state = C_HEAD;
 	c->head_start = time_mono_us();
-	bufferevent_enable(c->bev, EV_READ);
+	conn_flush(c);
+	if (c->rpaused) {
+		c->rpaused = 0;
+		bufferevent_enable(c->bev, EV_READ);
+	}
 	/* A pipelined request may already be buffered: parse it from a
 	 * fresh callback, not recursively from inside the handler. */
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
@@ -622,6 +661,16 @@ conn_process(struct http_conn *c)
 	int			 status;
 	const char		*expect;
 
+	/* Reading stays on while a request runs (switching it off and on
+	 * around every request costs two epoll_ctl calls); only a client
+	 * that sends more meanwhile is paused until the answer is out. */
+	if (c->state == C_BUSY) {
+		bufferevent_disable(c->bev, EV_READ);
+		c->rpaused = 1;
+		return;
+	}
+	if (c->state != C_HEAD && c->state != C_BODY)
+		return;
 	if (c->state == C_HEAD) {
 		p = evbuffer_search(in, "\r\n\r\n", 4, NULL);
 		if (p.pos == -1) {
@@ -683,9 +732,11 @@ conn_process(struct http_conn *c)
 		}
 		expect = http_header(req, "Expect");
 		if (expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
-		    c->need > 0 && evbuffer_get_length(in) < c->need)
+		    c->need > 0 && evbuffer_get_length(in) < c->need) {
 			evbuffer_add_printf(bufferevent_get_output(c->bev),
 			    "HTTP/1.1 100 Continue\r\n\r\n");
+			conn_flush(c);
+		}
 		c->state = C_BODY;
 	}
 	if (c->state == C_BODY && c->to_file) {
@@ -712,7 +763,6 @@ conn_process(struct http_conn *c)
 		req->body = xstrdup("");
 		req->body_len = c->need;
 		c->state = C_BUSY;
-		bufferevent_disable(c->bev, EV_READ);
 		ninflight++;
 		handler(req);
 		return;
@@ -726,7 +776,6 @@ conn_process(struct http_conn *c)
 		req->body[c->need] = '\0';
 		req->body_len = c->need;
 		c->state = C_BUSY;
-		bufferevent_disable(c->bev, EV_READ);
 		ninflight++;
 		handler(req);
 	}
@@ -743,9 +792,14 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct http_conn	*c = arg;
 
-	if (c->state == C_CLOSING &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	if (c->state == C_CLOSING) {
 		conn_free(c);
+		return;
+	}
+	c->wpending = 0;
+	bufferevent_disable(bev, EV_WRITE);
 }
 
 static void
@@ -754,10 +808,14 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct http_conn	*c = arg;
 
 	if (c->state == C_BUSY) {
-		/* Cannot happen while reading is off, but never free a
-		 * connection whose request the handler still holds. */
-		bufferevent_disable(bev, EV_READ | EV_WRITE);
-		c->keepalive = 0;
+		/* Never free a connection whose request the handler still
+		 * holds.  An idle read timeout while it runs means nothing
+		 * (libevent switched reading off; the answer turns it back
+		 * on); end of input or an error: answer if we can, then
+		 * close. */
+		c->rpaused = 1;
+		if (!(what & BEV_EVENT_TIMEOUT) || (what & BEV_EVENT_WRITING))
+			c->keepalive = 0;
 		return;
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && c->state == C_BODY) {
@@ -777,6 +835,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
 		c->state = C_CLOSING;
 		bufferevent_disable(bev, EV_READ);
+		c->wpending = 1;
 		bufferevent_enable(bev, EV_WRITE);
 		return;
 	}
@@ -835,7 +894,11 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
 	    c);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* New bufferevents start with EV_WRITE enabled, which would arm a
+	 * write event for every answer: conn_flush writes directly and
+	 * enables it only for what the socket does not take. */
+	bufferevent_disable(c->bev, EV_WRITE);
+	bufferevent_enable(c->bev, EV_READ);
 }
 
 static void

@@ -1,8 +1,12 @@
 /*
  * worker.c: the worker pool and the completion queue.
  *
- * The loop pushes ready jobs onto one run queue (mutex + condvar); a fixed
- * set of worker threads pops them in FIFO order and runs job->run.  A
+ * The loop pushes ready jobs onto a list of its own; once per loop
+ * iteration (an active event queued behind the other ready events) that
+ * list moves onto the run queue (mutex + condvar) under one lock, and as
+ * many sleeping workers as there are new jobs are woken, after the unlock
+ * so that they do not wake into a held mutex.  A fixed set of worker
+ * threads pops jobs in FIFO order and runs job->run.  A
  * finished job goes onto the completion queue, and an eventfd wakes the
  * loop, which runs job->done for everything queued.  The cache only pushes
  * a job whose handle is not running another one, so a tenant's connection
@@ -27,6 +31,11 @@ static pthread_mutex_t	 runq_mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 runq_cv = PTHREAD_COND_INITIALIZER;
 static struct job_list	 runq = TAILQ_HEAD_INITIALIZER(runq);
 static int		 runq_stop;
+static int		 runq_idle;	/* workers waiting on runq_cv */
+
+static struct job_list	 pushq = TAILQ_HEAD_INITIALIZER(pushq);	/* [loop] */
+static size_t		 npushq;
+static struct event	*flush_ev;
 
 static pthread_mutex_t	 doneq_mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct job_list	 doneq = TAILQ_HEAD_INITIALIZER(doneq);
@@ -42,11 +51,15 @@ worker_main(void *arg)
 {
 	struct job	*j;
 	uint64_t	 one = 1;
+	int		 wake;
 
 	for (;;) {
 		pthread_mutex_lock(&runq_mtx);
-		while (TAILQ_EMPTY(&runq) && !runq_stop)
+		while (TAILQ_EMPTY(&runq) && !runq_stop) {
+			runq_idle++;
 			pthread_cond_wait(&runq_cv, &runq_mtx);
+			runq_idle--;
+		}
 		if (TAILQ_EMPTY(&runq) && runq_stop) {
 			pthread_mutex_unlock(&runq_mtx);
 			break;
@@ -62,10 +75,14 @@ worker_main(void *arg)
 		if (j->run != NULL)
 			j->run(j);
 
+		/* Only the job that finds the queue empty wakes the loop:
+		 * the loop takes everything queued at once, so later jobs
+		 * ride along with the wake-up already on its way. */
 		pthread_mutex_lock(&doneq_mtx);
+		wake = TAILQ_EMPTY(&doneq);
 		TAILQ_INSERT_TAIL(&doneq, j, entry);
 		pthread_mutex_unlock(&doneq_mtx);
-		while (write(done_fd, &one, sizeof one) == -1) {
+		while (wake && write(done_fd, &one, sizeof one) == -1) {
 			if (errno != EINTR && errno != EAGAIN)
 				fatal("worker: eventfd write");
 			if (errno == EAGAIN)
@@ -98,6 +115,26 @@ worker_done_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Loop: hand the jobs pushed during this iteration to the workers. */
+static void
+worker_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	size_t	 n = npushq, wake;
+
+	if (n == 0)
+		return;
+	pthread_mutex_lock(&runq_mtx);
+	TAILQ_CONCAT(&runq, &pushq, entry);
+	wake = (size_t)runq_idle < n ? (size_t)runq_idle : n;
+	pthread_mutex_unlock(&runq_mtx);
+	npushq = 0;
+	if (wake == (size_t)nworkers)
+		pthread_cond_broadcast(&runq_cv);
+	else
+		while (wake-- > 0)
+			pthread_cond_signal(&runq_cv);
+}
+
 /* Start n workers feeding completions into base.  Loop, once. */
 void
 worker_start(struct event_base *base, int n)
@@ -110,6 +147,8 @@ worker_start(struct event_base *base, int n)
 	    worker_done_cb, NULL);
 	if (done_ev == NULL || event_add(done_ev, NULL) == -1)
 		fatalx("worker: cannot watch the completion queue");
+	if ((flush_ev = event_new(base, -1, 0, worker_flush_cb, NULL)) == NULL)
+		fatalx("worker: cannot create the run queue event");
 	nworkers = n;
 	workers = xcalloc((size_t)n, sizeof *workers);
 	for (i = 0; i < n; i++) {
@@ -142,10 +181,9 @@ worker_push(struct job *j)
 	}
 	inflight++;
 	j->t_queued = time_mono_us();
-	pthread_mutex_lock(&runq_mtx);
-	TAILQ_INSERT_TAIL(&runq, j, entry);
-	pthread_cond_signal(&runq_cv);
-	pthread_mutex_unlock(&runq_mtx);
+	TAILQ_INSERT_TAIL(&pushq, j, entry);
+	if (npushq++ == 0)
+		event_active(flush_ev, 0, 0);
 }
 
 /* Let the workers finish what is queued, then join them.  Loop, once. */
@@ -156,6 +194,7 @@ worker_stop(void)
 
 	if (workers == NULL)
 		return;
+	worker_flush_cb(-1, 0, NULL);	/* the loop may not run it again */
 	pthread_mutex_lock(&runq_mtx);
 	runq_stop = 1;
 	pthread_cond_broadcast(&runq_cv);
@@ -167,6 +206,7 @@ worker_stop(void)
 	/* Run what finished after the loop stopped (frees, catalog acks). */
 	worker_done_cb(done_fd, EV_READ, NULL);
 	event_free(done_ev);
+	event_free(flush_ev);
 	close(done_fd);
 }
 
