@@ -108,7 +108,11 @@ parse_num(const char *opt, const char *s, long long min, long long max,
 	return (0);
 }
 
-/* The default cap: what the fd limit allows at 3 fds per WAL database. */
+/*
+ * The default cap: what the fd limit allows at 2 fds per handle (the
+ * database and its -wal; the unix-excl VFS keeps the WAL index in memory,
+ * so there is no -shm descriptor).
+ */
 int
 config_default_max_open(void)
 {
@@ -117,7 +121,7 @@ config_default_max_open(void)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return (256);
-	n = ((long long)rl.rlim_cur - 128) / 3;
+	n = ((long long)rl.rlim_cur - 128) / 2;
 	if (n < 16)
 		n = 16;
 	if (n > 100000)

@@ -95,6 +95,12 @@ metrics_render(struct buf *b)
 	    "# TYPE tenantd_cache_wait_timeouts_total counter\n"
 	    "tenantd_cache_wait_timeouts_total %llu\n",
 	    (unsigned long long)cache_stats.wait_timeouts);
+	buf_addf(b, "# HELP tenantd_batched_requests_total Requests that ran "
+	    "right behind another one of the same tenant, on the same worker, "
+	    "without a hand-off of their own.\n"
+	    "# TYPE tenantd_batched_requests_total counter\n"
+	    "tenantd_batched_requests_total %llu\n",
+	    (unsigned long long)cache_stats.batched);
 	buf_addf(b, "# HELP tenantd_tenants_total Tenants in the catalog.\n"
 	    "# TYPE tenantd_tenants_total gauge\ntenantd_tenants_total %zu\n",
 	    catalog_count(server_catalog));

@@ -188,7 +188,8 @@ pipeline_start(struct http_req *req, const char *tid, size_t tidlen,
 			return;
 		}
 		pj->job.stream_id = pj->s->id;
-	}
+	} else
+		pj->job.batchable = 1;
 	pj->job.run = pipeline_run;
 	pj->job.done = pipeline_done;
 	pj->job.readonly = req->readonly;

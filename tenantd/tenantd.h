@@ -279,6 +279,7 @@ void		 sqlstore_del(struct sqlstore *, int32_t);
 
 /* worker.c: the thread pool and the completion queue. */
 typedef void (*job_cb)(struct job *);
+TAILQ_HEAD(job_list, job);
 struct job {
 	TAILQ_ENTRY(job)	 entry;
 	uint64_t		 reqid;		/* [const] */
@@ -300,8 +301,10 @@ struct job {
 	char			 errmsg[512];	/* [worker] */
 	const char		*errcode;	/* [worker] static */
 	uint64_t		 t_queued;
+	int			 batchable;	/* [const] may ride in a batch */
+	struct job_list		 batch;		/* [loop] run after this one */
+	int			 unrun;		/* [worker] batch cut short */
 };
-TAILQ_HEAD(job_list, job);
 void		 worker_start(struct event_base *, int);
 void		 worker_push(struct job *);
 void		 worker_stop(void);
@@ -341,6 +344,7 @@ struct cache_stats {
 	uint64_t	misses;
 	uint64_t	evictions;
 	uint64_t	wait_timeouts;
+	uint64_t	batched;	/* requests run behind another */
 };
 extern struct cache_stats cache_stats;
 extern _Atomic long cache_open_handles;	/* files open now (workers) */

@@ -46,6 +46,30 @@ static pthread_t	*workers;
 static int		 nworkers;
 static size_t		 inflight;	/* [loop] pushed, not yet done */
 
+/*
+ * Run the jobs batched behind j on the same handle (cache_kick), in order,
+ * until one cannot go: the handle is not open, or the previous job left
+ * its connection inside a transaction (that belongs to its stream now).
+ * The rest is marked unrun and requeued by the loop.
+ */
+static void
+worker_run_batch(struct job *j)
+{
+	struct job	*b;
+	int		 stop = 0;
+
+	TAILQ_FOREACH(b, &j->batch, entry) {
+		if (!stop && (j->h == NULL || j->h->db == NULL ||
+		    !sqlite3_get_autocommit(j->h->db)))
+			stop = 1;
+		if (stop) {
+			b->unrun = 1;
+			continue;
+		}
+		b->run(b);
+	}
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -74,6 +98,7 @@ worker_main(void *arg)
 			handle_close_db(j->victim);
 		if (j->run != NULL)
 			j->run(j);
+		worker_run_batch(j);
 
 		/* Only the job that finds the queue empty wakes the loop:
 		 * the loop takes everything queued at once, so later jobs
@@ -173,6 +198,7 @@ worker_push(struct job *j)
 			handle_close_db(j->victim);
 		if (j->run != NULL)
 			j->run(j);
+		worker_run_batch(j);
 		if (j->h != NULL)
 			cache_job_done(j);
 		else
