@@ -4,28 +4,29 @@
 #
 #   bench/run.sh [--smoke | --quick] [--tenants 1000,10000] [--seconds 10]
 #                [--warmup 2] [--conns 64] [--threads 2] [--handles 5000]
-#                [--tenantd PATH] [--no-postgres] [--out FILE] [--keep]
-#                [--workdir DIR]
+#                [--transport unix|tcp] [--tenantd PATH] [--no-postgres]
+#                [--out FILE] [--keep] [--workdir DIR]
 #
 # What it does (bench/README.md has the details):
 #   1. makes a fresh private dir with mktemp and marks it; it never starts a
 #      daemon on, or deletes, anything that does not carry this run's mark;
 #   2. builds an optimised tenantd from the working tree into that dir
-#      (unless --tenantd), and bench/floor.c;
+#      (unless --tenantd), bench/floor.c and bench/load.c;
 #   3. loads max(--tenants) tenants of 100 rows kv(k INTEGER PRIMARY KEY,
 #      v TEXT) through the API, and the same rows into a private
 #      PostgreSQL (initdb + postgres on a private socket dir and port) in
 #      one table kv(tenant_id, k, v);
 #   4. for each N in --tenants, uniform and Zipf (s = 1.1) popularity over
-#      the first N tenants: point select, point update, 90:10 mix (wrk +
-#      bench/hrana.lua against tenantd, pgbench with the same client count
-#      against PostgreSQL), writes at equal durability (tenantd
+#      the first N tenants: point select, point update, 90:10 mix
+#      (bench/load.c against tenantd, pgbench with the same client count
+#      against PostgreSQL, both over unix sockets or both over TCP:
+#      --transport), writes at equal durability (tenantd
 #      --synchronous normal vs synchronous_commit=off, full vs on); the
 #      handle cache capped below the working set; cold tenants;
 #   5. once: p99 at half of peak throughput, RSS per idle cached handle,
 #      tenant creation rate (API vs CREATE SCHEMA + CREATE TABLE);
 #   6. prints the tables and the issue's targets, met or missed.
-# Everything it started (tenantd, postgres, wrk, pgbench) is stopped on
+# Everything it started (tenantd, postgres, load, pgbench) is stopped on
 # exit, Ctrl-C or SIGTERM, and the private dir removed (unless --keep).
 # Exit status: 0, or 1 if a run saw errors (bad responses, failed
 # transactions), or 2 for bad usage.
@@ -52,6 +53,7 @@ TENANTD_BIN=
 USE_PG=auto
 OUT=
 KEEP=0
+TRANSPORT=unix
 WORKDIR=${TMPDIR:-/tmp}
 set_tenants='' set_secs='' set_warmup='' set_conns='' set_handles=''
 
@@ -66,6 +68,7 @@ while [ $# -gt 0 ]; do
 	--threads) THREADS=${2:?}; shift ;;
 	--handles) set_handles=${2:?}; shift ;;
 	--tenantd) TENANTD_BIN=${2:?}; shift ;;
+	--transport) TRANSPORT=${2:?}; shift ;;
 	--no-postgres) USE_PG=no ;;
 	--out) OUT=${2:?}; shift ;;
 	--keep) KEEP=1 ;;
@@ -82,6 +85,10 @@ esac
 TENANTS=${set_tenants:-$TENANTS} SECS=${set_secs:-$SECS}
 WARMUP=${set_warmup:-$WARMUP} CONNS=${set_conns:-$CONNS}
 HANDLES=${set_handles:-$HANDLES}
+case $TRANSPORT in
+unix|tcp) ;;
+*) echo "run.sh: --transport must be unix or tcp" >&2; exit 2 ;;
+esac
 for v in "$SECS" "$WARMUP" "$CONNS" "$THREADS" "$HANDLES" ${TENANTS//,/ }; do
 	case $v in ''|*[!0-9]*) echo "run.sh: not a number: '$v'" >&2; exit 2 ;; esac
 done
@@ -97,12 +104,15 @@ DISTS_W="uniform zipf"			# popularity for the write workloads
 [ $MODE = smoke ] && DISTS_W="zipf"	# (smoke: enough to keep every path alive)
 
 # --- private dir, its mark, cleanup --------------------------------------
-for tool in wrk curl gcc awk sort setsid; do
+for tool in curl gcc awk sort setsid; do
 	command -v $tool >/dev/null || { echo "run.sh: $tool is missing" >&2; exit 1; }
 done
 [ -d "$WORKDIR" ] || { echo "run.sh: no such dir $WORKDIR" >&2; exit 2; }
 tmp=$(mktemp -d "$WORKDIR/tenantd-bench.XXXXXX")
 tmp=$(cd "$tmp" && pwd -P)
+# unix socket paths ($tmp/create/tenantd.sock, $tmp/pgsock/.s.PGSQL.PORT)
+# must fit in sun_path (107 bytes)
+[ ${#tmp} -le 80 ] || { rmdir "$tmp"; echo "run.sh: $tmp is too long for a unix socket path; use a shorter --workdir" >&2; exit 2; }
 token="tenantd-bench $$ $(date +%s%N) $RANDOM$RANDOM"
 echo "$token" >"$tmp/.tenantd-bench"
 mkdir "$tmp/logs" "$tmp/pglog"
@@ -175,7 +185,9 @@ td_start() {	# datadir tenantd-args...
 	case $DATADIRS in *" $dir "*) ;; *) die "refusing to run tenantd on $dir: this run did not create it" ;; esac
 	ours "$dir" || die "refusing to run tenantd on $dir: the mark of this run is missing"
 	rm -f "$tmp/td.ready"
-	setsid "$TENANTD" -D "$dir" --listen 127.0.0.1:0 --no-auth \
+	local tcp=()
+	[ $TRANSPORT = tcp ] && tcp=(--listen 127.0.0.1:0 --no-auth)
+	setsid "$TENANTD" -D "$dir" "${tcp[@]}" \
 	    --schemas "$tmp/schemas" --ready-file "$tmp/td.ready" "$@" \
 	    2>>"$tmp/logs/tenantd.log" &
 	TD_PID=$!
@@ -185,7 +197,16 @@ td_start() {	# datadir tenantd-args...
 		[ $i -lt 200 ] || die "tenantd not ready after 10 s"
 		sleep 0.05; i=$((i + 1))
 	done
-	TD_URL=http://$(sed -n 's/^tcp //p' "$tmp/td.ready")
+	TD_SOCK=$(sed -n 's/^unix //p' "$tmp/td.ready")
+	if [ $TRANSPORT = tcp ]; then
+		TD_URL=http://$(sed -n 's/^tcp //p' "$tmp/td.ready")
+		TD_TARGET=(--url "$TD_URL")
+		TD_CURL=(curl -s)
+	else
+		TD_URL=http://localhost
+		TD_TARGET=(--unix "$TD_SOCK")
+		TD_CURL=(curl -s --unix-socket "$TD_SOCK")
+	fi
 }
 
 td_stop() {
@@ -197,7 +218,7 @@ td_stop() {
 }
 
 td_metric() {	# name -> value (0 if absent)
-	curl -s "$TD_URL/metrics" | awk -v n="$1" '$1 == n { v = $2 } END { print v + 0 }'
+	"${TD_CURL[@]}" "$TD_URL/metrics" | awk -v n="$1" '$1 == n { v = $2 } END { print v + 0 }'
 }
 
 # utime + stime (+ cutime + cstime) of a process, in clock ticks
@@ -206,19 +227,19 @@ proc_cpu() {
 }
 TICK=$(getconf CLK_TCK)
 
-# wrk against tenantd; sets W[key] from its RESULT line (requests, rps,
-# p50_us, p99_us, err_*, bad) and W[errors].  Extra settings come in as
-# BENCH_* variables from the caller's environment.
+# bench/load.c against tenantd; sets W[key] from its RESULT line
+# (requests, rps, p50_us, p99_us, err_*, bad) and W[errors].  The rest of
+# the arguments go to load: -d SECONDS or -n COUNT, --op, --dist, ...
 declare -A W
-wrk_run() {	# name conns seconds
-	local name=$1 c=$2 s=$3 t=$THREADS
+load_run() {	# name conns load-args...
+	local name=$1 c=$2 t=$THREADS
+	shift 2
 	[ "$c" -lt "$t" ] && t=$c
-	run_child "$tmp/logs/$name.wrk" env BENCH_CHECK=1 BENCH_THREADS="$t" \
-	    BENCH_DONE="$tmp/logs/$name.done." \
-	    wrk -t"$t" -c"$c" -d"${s}s" --timeout 10s --latency \
-	    -s "$bench/hrana.lua" "$TD_URL" || die "wrk failed for $name (see $tmp/logs/$name.wrk)"
+	run_child "$tmp/logs/$name.load" "$tmp/load" "${TD_TARGET[@]}" \
+	    -c "$c" -t "$t" --timeout 10 "$@" ||
+		die "load failed for $name (see $tmp/logs/$name.load)"
 	local line
-	line=$(grep '^RESULT ' "$tmp/logs/$name.wrk") || die "no result from wrk for $name"
+	line=$(grep '^RESULT ' "$tmp/logs/$name.load") || die "no result from load for $name"
 	local kv
 	W=()
 	for kv in ${line#RESULT }; do
@@ -237,17 +258,15 @@ declare -A R
 td_case() {
 	local key=$1 op=$2 dist=$3 n=$4 c=${5:-$CONNS} rate=${6:-0}
 	local name=${key//\//_}
-	if [ "$WARMUP" -gt 0 ]; then
-		BENCH_OP=$op BENCH_DIST=$dist BENCH_TENANTS=$n BENCH_RATE=$rate \
-		    wrk_run "$name.warm" "$c" "$WARMUP"
-	fi
+	local args=(--op "$op" --dist "$dist" --tenants "$n")
+	[ "$rate" != 0 ] && args+=(-R "$rate")
+	[ "$WARMUP" -gt 0 ] && load_run "$name.warm" "$c" -d "$WARMUP" "${args[@]}"
 	local h0 m0 c0 c1 t0 t1
 	h0=$(td_metric tenantd_cache_hits_total)
 	m0=$(td_metric tenantd_cache_misses_total)
 	echo 5 >"/proc/$TD_PID/clear_refs" 2>/dev/null || true	# reset VmHWM
 	c0=$(proc_cpu $TD_PID); t0=$(date +%s.%N)
-	BENCH_OP=$op BENCH_DIST=$dist BENCH_TENANTS=$n BENCH_RATE=$rate \
-	    wrk_run "$name" "$c" "$SECS"
+	load_run "$name" "$c" -d "$SECS" "${args[@]}"
 	c1=$(proc_cpu $TD_PID); t1=$(date +%s.%N)
 	local h1 m1
 	h1=$(td_metric tenantd_cache_hits_total)
@@ -265,8 +284,7 @@ td_case() {
 
 # Visit tenants b0 .. b{count-1} once each (opens their handles).
 td_touch() {	# count conns
-	BENCH_OP=select BENCH_DIST=seq BENCH_TENANTS=$1 BENCH_COUNT=$1 \
-	    wrk_run "touch$1" "$2" 3600
+	load_run "touch$1" "$2" -n "$1" --op select
 }
 
 us_ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
@@ -294,13 +312,20 @@ pg_setup() {
 	"${as[@]}" "$bindir/initdb" -D "$tmp/pg/data" -A trust -U bench -E UTF8 \
 	    --locale=C --no-sync >"$tmp/logs/initdb.log" 2>&1 || die "initdb failed (see $tmp/logs/initdb.log)"
 	PG_PORT=$(free_port)
+	local listen=
+	if [ $TRANSPORT = tcp ]; then
+		listen=127.0.0.1
+		PG_HOST=127.0.0.1
+	else
+		PG_HOST=$tmp/pgsock
+	fi
 	setsid "${as[@]}" "$bindir/postgres" -D "$tmp/pg/data" -p "$PG_PORT" \
-	    -k "$tmp/pgsock" -c listen_addresses= -c max_connections=$((CONNS + 20)) \
+	    -k "$tmp/pgsock" -c listen_addresses=$listen -c max_connections=$((CONNS + 20)) \
 	    -c shared_buffers=256MB -c max_wal_size=4GB \
 	    >"$tmp/logs/postgres.log" 2>&1 &
 	PG_PID=$!
 	local i=0
-	while ! psql -X -q -h "$tmp/pgsock" -p "$PG_PORT" -U bench -d postgres -c 'SELECT 1' >/dev/null 2>&1; do
+	while ! psql -X -q -h "$PG_HOST" -p "$PG_PORT" -U bench -d postgres -c 'SELECT 1' >/dev/null 2>&1; do
 		kill -0 $PG_PID 2>/dev/null || { tail -5 "$tmp/logs/postgres.log" >&2; die "postgres did not start"; }
 		[ $i -lt 300 ] || die "postgres not ready after 30 s"
 		sleep 0.1; i=$((i + 1))
@@ -329,7 +354,7 @@ free_port() {	# a TCP port nobody listens on
 }
 
 psql_do() {	# db sql
-	psql -X -q -v ON_ERROR_STOP=1 -h "$tmp/pgsock" -p "$PG_PORT" -U bench -d "$1" -c "$2" >/dev/null
+	psql -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U bench -d "$1" -c "$2" >/dev/null
 }
 
 # CPU of the postmaster, its reaped children and its live children.
@@ -366,7 +391,7 @@ pg_script() {	# name op dist n -> file
 pgbench_run() {	# name seconds extra-args...
 	local name=$1 s=$2; shift 2
 	rm -f "$tmp/pglog/$name".*
-	run_child "$tmp/logs/$name.pgbench" pgbench -h "$tmp/pgsock" -p "$PG_PORT" \
+	run_child "$tmp/logs/$name.pgbench" pgbench -h "$PG_HOST" -p "$PG_PORT" \
 	    -U bench -n -c "$CONNS" -j "$THREADS" -T "$s" -l \
 	    --log-prefix="$tmp/pglog/$name" "$@" ||
 		die "pgbench failed for $name (see $tmp/logs/$name.pgbench)"
@@ -420,6 +445,7 @@ log "private dir $tmp"
 
 # --- build ---------------------------------------------------------------------
 gcc -O2 -o "$tmp/floor" "$bench/floor.c" -lsqlite3 || die "cannot build bench/floor.c"
+gcc -O2 -Wall -Wextra -o "$tmp/load" "$bench/load.c" -lpthread -lm || die "cannot build bench/load.c"
 if [ -n "$TENANTD_BIN" ]; then
 	TENANTD=$(cd "$(dirname "$TENANTD_BIN")" && pwd)/$(basename "$TENANTD_BIN")
 	BUILD="given: $TENANTD_BIN"
@@ -476,21 +502,25 @@ else
 	echo "postgres: skipped" >>"$tmp/header"
 fi
 echo "sqlite:   ${R[floor.sqlite_version]} (floor and tenantd link the system libsqlite3)" >>"$tmp/header"
-echo "clients:  wrk ($(wrk -v 2>&1 | head -1 | awk '{ print $2 }')), $CONNS connections, $THREADS threads; pgbench -c $CONNS -j $THREADS -M prepared" >>"$tmp/header"
+echo "clients:  bench/load.c, $CONNS connections, $THREADS threads; pgbench -c $CONNS -j $THREADS -M prepared" >>"$tmp/header"
+if [ $TRANSPORT = tcp ]; then
+	echo "transport: tcp: tenantd on 127.0.0.1 (--listen), PostgreSQL on 127.0.0.1 (pgbench -h 127.0.0.1)" >>"$tmp/header"
+else
+	echo "transport: unix: tenantd on its unix socket (DATA/tenantd.sock), PostgreSQL on its private socket dir" >>"$tmp/header"
+fi
 
 data='' cdata=''
 new_datadir data data
 TD_CONF=load
 td_start "$data"
-log "loading $NMAX tenants x 100 rows through POST /v1/tenants (schema kv)"
+log "loading $NMAX tenants x 100 rows through POST /v1/tenants (schema kv, $TRANSPORT)"
 t0=$(date +%s.%N)
-BENCH_OP=create BENCH_SCHEMA=kv BENCH_DIST=seq BENCH_TENANTS=$NMAX BENCH_COUNT=$NMAX \
-    wrk_run load "$CONNS" 3600
+load_run load "$CONNS" -n "$NMAX" --op create --schema kv
 t1=$(date +%s.%N)
 [ "${W[errors]}" -eq 0 ] || die "loading failed"
 LOAD_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 log "loaded in $LOAD_S s"
-echo "data:     $NMAX tenants x 100 rows loaded through the API in $LOAD_S s ($CONNS connections)" >>"$tmp/header"
+echo "data:     $NMAX tenants x 100 rows loaded through the API in $LOAD_S s ($CONNS connections, $TRANSPORT)" >>"$tmp/header"
 td_stop
 if [ $PG_OK = 1 ]; then
 	t0=$(date +%s.%N)
@@ -597,9 +627,9 @@ td_stop
 new_datadir cdata create
 TD_CONF="normal"
 td_start "$cdata" --synchronous normal
-BENCH_OP=create BENCH_SCHEMA='' BENCH_PREFIX=n wrk_run create-null "$CONNS" "$SECS"
+load_run create-null "$CONNS" -d "$SECS" --op create --prefix n
 R[create.null]=${W[rps]}
-BENCH_OP=create BENCH_SCHEMA=kvtable BENCH_PREFIX=t wrk_run create-kv "$CONNS" "$SECS"
+load_run create-kv "$CONNS" -d "$SECS" --op create --schema kvtable --prefix t
 R[create.kv]=${W[rps]}
 log "tenantd creation: ${R[create.null]}/s (schema null), ${R[create.kv]}/s (CREATE TABLE kv)"
 td_stop
@@ -646,7 +676,7 @@ report() {
 		echo "| $op | $n | $dist | ${R[$tk.conf]} | $(num "${R[$tk.rps]}")$flag | $(ms "${R[$tk.p50]}") | $(ms "${R[$tk.p99]}") | ${R[$tk.hit]}% | ${R[$tk.cpu]}% | ${R[$tk.rss]} | $pgc | $(num "$pr") | $(ms "$p50") | $(ms "$p99") | $pcpu | $rat |"
 	done
 	echo
-	echo "CPU is percent of one core (2 cores = 200%); PostgreSQL CPU counts the postmaster and its backends. wrk and pgbench run on the same cores."
+	echo "CPU is percent of one core (2 cores = 200%); PostgreSQL CPU counts the postmaster and its backends. bench/load.c and pgbench run on the same cores, over $TRANSPORT sockets."
 	echo
 	echo "Floor (bench/floor.c, one thread, in process, before the load): hot point select $(num "${R[floor.hot_select_ops]}")/s (${R[floor.hot_select_us]} us); cold open + query + close p50 ${R[floor.cold_p50_us]} us, p99 ${R[floor.cold_p99_us]} us ($(num "${R[floor.cold_ops]}")/s); point update $(num "${R[floor.update_normal_ops]}")/s (synchronous=NORMAL), $(num "${R[floor.update_full_ops]}")/s (FULL)."
 	echo
