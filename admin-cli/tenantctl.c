@@ -166,8 +166,9 @@ static int	tenantctl_cmd_help(struct tenantctl *,
 
 static const struct tenantctl_cmd tenantctl_cmds[] = {
 	{ "create", "ID [--schema S]", "create a tenant",
-	  "Create tenant ID: the daemon creates its database file and\n"
-	  "applies the schema's migrations up to the latest version.\n"
+	  "Create tenant ID at the schema's latest version.  The daemon\n"
+	  "records it durably and answers; the database file is made on\n"
+	  "the first open (\"materialized: false\" until then).\n"
 	  "Without --schema the daemon's default schema is used, or none.\n"
 	  "Prints the tenant.\n"
 	  "\n"
@@ -791,7 +792,7 @@ static void
 tenantctl_print_tenant(const json_t *t)
 {
 	static const char	*keys[] = { "id", "schema", "version", "state",
-				    "created", "updated" };
+				    "materialized", "created", "updated" };
 	struct output_table	*kv;
 	const json_t		*v;
 	size_t			 i;
@@ -2026,7 +2027,12 @@ tenantctl_print_check(const char *id, const json_t *res)
 	char		*clean;
 
 	if (json_is_true(json_object_get(res, "ok")) && n == 0) {
-		printf("%s: ok\n", id);
+		if (json_is_string(json_object_get(res, "note"))) {
+			clean = output_scalar(json_object_get(res, "note"));
+			printf("%s: ok (%s)\n", id, clean);
+			free(clean);
+		} else
+			printf("%s: ok\n", id);
 		return;
 	}
 	printf("%s: %zu problem%s\n", id, n, n == 1 ? "" : "s");

@@ -8,7 +8,9 @@
  *      from a connection of its own (one read transaction per tenant, so
  *      each file is a consistent snapshot and writers are not blocked);
  *      the copies are in rollback-journal mode and stand alone;
- *   3. MANIFEST.json lists every file with its size and SHA-256, and the
+ *   3. MANIFEST.json lists every file with its size and SHA-256, the
+ *      tenants whose file was never made ("unmaterialized": created, never
+ *      opened; their record in the catalog copy is all there is), and the
  *      tenants deleted between steps 1 and 2 ("skipped").
  * Each tenant file is consistent in itself; tenants are copied one after
  * another, so the set is not one instant (documented).
@@ -17,7 +19,11 @@
  * dir from a backup: copies the catalog and files, checks each file's
  * SHA-256 and PRAGMA integrity_check, drops the skipped tenants from the
  * catalog, puts the files back in WAL mode, and fails loudly (exit 1, the
- * half-built dir removed) if anything does not verify.
+ * half-built dir removed) if anything does not verify.  Unmaterialized
+ * tenants come back as they were: records whose file the first open
+ * makes.  A tenant whose file was made after the catalog copy was taken
+ * has its file in the backup and its record marked materialized at the
+ * file's version on restore.
  */
 #include "config.h"
 
@@ -43,6 +49,7 @@ struct backup {
 	_Atomic size_t		 total;
 	_Atomic size_t		 done;
 	_Atomic size_t		 skipped;
+	_Atomic size_t		 unmade;
 	_Atomic uint64_t	 bytes;
 	int			 running;
 	int			 failed;
@@ -54,8 +61,13 @@ struct backup {
 static struct backup	*last_backup;
 static uint64_t		 backup_next_id;
 
+/* What became of each tenant of the catalog copy. */
+enum { BK_SKIPPED, BK_COPIED, BK_UNMADE };
+
 struct idlist {
 	char	(*ids)[TID_MAX + 1];
+	int	 *unmade;	/* the copy says: no file yet */
+	int	 *fate;		/* BK_* */
 	size_t	  n;
 };
 
@@ -67,8 +79,35 @@ collect_cb(void *arg, const struct tenant_rec *r)
 	if (r->state != TENANT_ACTIVE && r->state != TENANT_FAILED)
 		return (0);
 	l->ids = xreallocarray(l->ids, l->n + 1, sizeof *l->ids);
+	l->unmade = xreallocarray(l->unmade, l->n + 1, sizeof *l->unmade);
+	l->unmade[l->n] = !r->materialized;
 	strlcpy_x(l->ids[l->n++], r->id, sizeof l->ids[0]);
 	return (0);
+}
+
+/* An unmaterialized tenant of the copy without a file: still there? */
+static int
+backup_still_unmade(const char *id)
+{
+	struct tenant_rec	rec;
+
+	if (catalog_get(server_catalog, id, strlen(id), &rec) != CATALOG_OK)
+		return (0);
+	return (rec.state == TENANT_ACTIVE || rec.state == TENANT_FAILED);
+}
+
+/* Write the ids whose fate is fate as a JSON array of strings. */
+static void
+manifest_ids(FILE *mf, const struct idlist *l, int fate)
+{
+	size_t	i;
+	int	n = 0;
+
+	fputc('[', mf);
+	for (i = 0; i < l->n; i++)
+		if (l->fate[i] == fate)
+			fprintf(mf, "%s\"%s\"", n++ ? "," : "", l->ids[i]);
+	fputc(']', mf);
 }
 
 /* SHA-256 of a file as 64 hex chars; -1 on a read error. */
@@ -147,7 +186,7 @@ backup_run(struct job *j)
 {
 	struct backup	*b = (struct backup *)j;
 	struct catalog	*copy = NULL;
-	struct idlist	 l = { NULL, 0 };
+	struct idlist	 l = { NULL, NULL, NULL, 0 };
 	char		 path[1200], src[1024], err[512], hex[65];
 	uint64_t	 size;
 	FILE		*mf = NULL;
@@ -173,6 +212,7 @@ backup_run(struct job *j)
 	catalog_close(copy);
 	copy = NULL;
 	b->total = l.n;
+	l.fate = xcalloc(l.n ? l.n : 1, sizeof *l.fate);
 	snprintf(path, sizeof path, "%s/MANIFEST.json.tmp", b->dir);
 	if ((mf = fopen(path, "w")) == NULL) {
 		snprintf(b->error, sizeof b->error, "%s: %s", path,
@@ -192,9 +232,17 @@ backup_run(struct job *j)
 			goto fail;
 		}
 		if (rc == 0) {
-			b->skipped++;
+			/* No file: never made (and not deleted since), or
+			 * deleted between the catalog copy and now. */
+			if (l.unmade[i] && backup_still_unmade(l.ids[i])) {
+				l.fate[i] = BK_UNMADE;
+				b->unmade++;
+				b->done++;
+			} else
+				b->skipped++;
 			continue;
 		}
+		l.fate[i] = BK_COPIED;
 		if (file_sha256(path, hex, &size) != 0) {
 			snprintf(b->error, sizeof b->error, "%s: cannot read "
 			    "back", path);
@@ -206,15 +254,13 @@ backup_run(struct job *j)
 		b->bytes += size;
 		b->done++;
 	}
-	fprintf(mf, "],\"skipped\":[");
+	/* Created but never opened: the record is the whole tenant. */
+	fprintf(mf, "],\"unmaterialized\":");
+	manifest_ids(mf, &l, BK_UNMADE);
 	/* Tenants gone between the catalog copy and their file copy. */
-	for (i = 0, rc = 0; i < l.n; i++) {
-		snprintf(path, sizeof path, "%s/tenants/%02x/%s.db", b->dir,
-		    tid_shard(l.ids[i], strlen(l.ids[i])), l.ids[i]);
-		if (access(path, F_OK) == -1)
-			fprintf(mf, "%s\"%s\"", rc++ ? "," : "", l.ids[i]);
-	}
-	fprintf(mf, "]}\n");
+	fprintf(mf, ",\"skipped\":");
+	manifest_ids(mf, &l, BK_SKIPPED);
+	fprintf(mf, "}\n");
 	if (fflush(mf) != 0 || fsync(fileno(mf)) != 0) {
 		snprintf(b->error, sizeof b->error, "MANIFEST.json: %s",
 		    strerror(errno));
@@ -233,6 +279,8 @@ backup_run(struct job *j)
 		}
 	}
 	free(l.ids);
+	free(l.unmade);
+	free(l.fate);
 	return;
 
 fail:
@@ -242,6 +290,8 @@ fail:
 	if (copy != NULL)
 		catalog_close(copy);
 	free(l.ids);
+	free(l.unmade);
+	free(l.fate);
 }
 
 static json_t *
@@ -257,6 +307,8 @@ backup_json(struct backup *b)
 	json_object_set_new(o, "total", json_integer((json_int_t)b->total));
 	json_object_set_new(o, "done", json_integer((json_int_t)b->done));
 	json_object_set_new(o, "skipped", json_integer((json_int_t)b->skipped));
+	json_object_set_new(o, "unmaterialized", json_integer((json_int_t)
+	    b->unmade));
 	json_object_set_new(o, "bytes", json_integer((json_int_t)b->bytes));
 	json_object_set_new(o, "error", b->failed ? json_string(b->error) :
 	    json_null());
@@ -281,8 +333,9 @@ backup_done(struct job *j)
 		log_warnx("backup %llu to %s failed: %s",
 		    (unsigned long long)b->id, b->dir, b->error);
 	else
-		log_info("backup %llu to %s: %zu tenants, %llu bytes%s",
-		    (unsigned long long)b->id, b->dir, (size_t)b->done,
+		log_info("backup %llu to %s: %zu tenants (%zu never opened, "
+		    "no file), %llu bytes%s", (unsigned long long)b->id, b->dir,
+		    (size_t)b->done, (size_t)b->unmade,
 		    (unsigned long long)b->bytes, b->skipped ? " (some "
 		    "deleted meanwhile)" : "");
 }
@@ -446,14 +499,17 @@ rm_rf(const char *path)
 	return (unlink(path));
 }
 
+/* integrity_check, back to WAL mode, and the file's version in *version. */
 static int
-verify_db(const char *path, char *err, size_t errlen)
+verify_db(const char *path, int *version, char *err, size_t errlen)
 {
-	sqlite3_stmt	*st = NULL;
-	sqlite3		*db = NULL;
-	const char	*res;
-	int		 rc, ok = -1;
+	struct migrate_error	 merr;
+	sqlite3_stmt		*st = NULL;
+	sqlite3			*db = NULL;
+	const char		*res;
+	int			 rc, ok = -1;
 
+	*version = 0;
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st,
@@ -468,6 +524,11 @@ verify_db(const char *path, char *err, size_t errlen)
 		    (const char *)sqlite3_column_text(st, 0) :
 		    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 	sqlite3_finalize(st);
+	memset(&merr, 0, sizeof merr);
+	if (ok == 0 && migrate_db_version(db, version, &merr) != MIGRATE_OK) {
+		snprintf(err, errlen, "%s", merr.message);
+		ok = -1;
+	}
 	if (ok == 0 && sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL,
 	    NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot set WAL mode: %s",
@@ -485,13 +546,15 @@ verify_db(const char *path, char *err, size_t errlen)
 int
 backup_restore(const char *from, const char *to)
 {
-	struct catalog	*c = NULL;
-	json_error_t	 jerr;
-	json_t		*m = NULL, *files, *skipped, *e;
-	char		 src[1400], dst[1400], err[512], hex[65];
-	uint64_t	 size;
-	size_t		 i, nbad = 0, nok = 0;
-	struct stat	 sb;
+	struct catalog		*c = NULL;
+	struct tenant_rec	 rec;
+	json_error_t		 jerr;
+	json_t			*m = NULL, *files, *skipped, *unmade, *e;
+	char			 src[1400], dst[1400], err[512], hex[65];
+	uint64_t		 size;
+	size_t			 i, nbad = 0, nok = 0;
+	struct stat		 sb;
+	int			*versions = NULL, v;
 
 	snprintf(src, sizeof src, "%s/MANIFEST.json", from);
 	if ((m = json_load_file(src, 0, &jerr)) == NULL ||
@@ -500,6 +563,14 @@ backup_restore(const char *from, const char *to)
 		    jerr.text);
 		goto fail_early;
 	}
+	/* Absent from backups made before lazy creates. */
+	unmade = json_object_get(m, "unmaterialized");
+	if (unmade != NULL && !json_is_array(unmade)) {
+		fprintf(stderr, "tenantd: %s: \"unmaterialized\" is not a "
+		    "list\n", src);
+		goto fail_early;
+	}
+	versions = xcalloc(json_array_size(files) + 1, sizeof *versions);
 	if (stat(to, &sb) == 0) {
 		fprintf(stderr, "tenantd: %s exists; restore builds a new data "
 		    "dir\n", to);
@@ -543,8 +614,9 @@ backup_restore(const char *from, const char *to)
 			nbad++;
 			continue;
 		}
+		err[0] = '\0';
 		if (copy_file(src, dst) != 0 ||
-		    verify_db(dst, err, sizeof err) != 0) {
+		    verify_db(dst, &versions[i], err, sizeof err) != 0) {
 			fprintf(stderr, "tenantd: tenant %s: %s\n", id,
 			    err[0] ? err : strerror(errno));
 			nbad++;
@@ -562,14 +634,47 @@ backup_restore(const char *from, const char *to)
 		fprintf(stderr, "tenantd: %s\n", err);
 		goto fail;
 	}
+	/* Never opened when backed up: the record must say so. */
+	json_array_foreach(unmade, i, e) {
+		const char *id = json_string_value(e);
+		if (id == NULL || catalog_get(c, id, strlen(id), &rec) !=
+		    CATALOG_OK || rec.materialized) {
+			fprintf(stderr, "tenantd: tenant %s: listed as never "
+			    "opened, but the catalog has no such record\n",
+			    id ? id : "(not a string)");
+			nbad++;
+		}
+	}
+	/* Made after the catalog copy was taken: the file says where. */
+	json_array_foreach(files, i, e) {
+		const char *id = json_string_value(json_object_get(e, "id"));
+		if (catalog_get(c, id, strlen(id), &rec) != CATALOG_OK ||
+		    rec.materialized)
+			continue;
+		v = versions[i];
+		if (catalog_set_materialized(c, id, v) != CATALOG_OK) {
+			fprintf(stderr, "tenantd: tenant %s: %s\n", id,
+			    catalog_strerror(c));
+			nbad++;
+		}
+	}
+	if (nbad > 0) {
+		fprintf(stderr, "tenantd: restore failed: the catalog and the "
+		    "manifest disagree; %s removed\n", to);
+		catalog_close(c);
+		goto fail;
+	}
 	skipped = json_object_get(m, "skipped");
 	json_array_foreach(skipped, i, e)
 		if (json_is_string(e))
 			catalog_del(c, json_string_value(e));
 	catalog_close(c);
-	printf("restored %zu tenants from %s into %s; every file verified\n",
-	    nok, from, to);
+	printf("restored %zu tenants from %s into %s; every file verified%s\n",
+	    nok + json_array_size(unmade), from, to, json_array_size(unmade) ?
+	    " (tenants never opened come back without a file, as they were)" :
+	    "");
 	json_decref(m);
+	free(versions);
 	return (0);
 
 fail:
@@ -577,5 +682,6 @@ fail:
 fail_early:
 	if (m != NULL)
 		json_decref(m);
+	free(versions);
 	return (1);
 }

@@ -14,7 +14,10 @@
  *                it, so an edit made later is caught
  *   "meta"       "format" -> "1"
  * Every put/del updates all of them in one write transaction, so they
- * always agree.  Records are little-endian on disk.
+ * always agree.  Records are little-endian on disk and carry their own
+ * format byte (see rec_pack): format 1 is what every version wrote before
+ * tenants were made lazily, format 2 adds a flags byte, so old records
+ * read as they always did.
  *
  * Threads: read transactions from any thread (MDB_NOTLS); writes fsync on
  * commit and so run on workers only.  LMDB serialises writers itself.
@@ -32,7 +35,9 @@
 
 #include "tenantd.h"
 
-#define REC_FORMAT	1
+#define REC_FORMAT1	1	/* no flags: the file exists (or did) */
+#define REC_FORMAT2	2	/* format 1 + flags(1) */
+#define REC_UNMADE	0x01	/* flag: the file has not been made yet */
 #define CATALOG_MAPSIZE	((size_t)8 << 30)	/* virtual, sparse: ~40M tenants */
 
 struct catalog {
@@ -105,15 +110,19 @@ get_le64(const unsigned char *p)
 
 /*
  * Packed record: fmt(1) state(1) version(4) created(8) updated(8)
- * schema_len(1) schema error_len(2) error.
+ * schema_len(1) schema error_len(2) error [flags(1), format 2 only].
+ * A record without flags is written in format 1, byte for byte what
+ * earlier versions wrote (so they can still read it); format 1 records
+ * are materialized, since every earlier create made the file.
  */
 #define REC_FIXED	(1 + 1 + 4 + 8 + 8 + 1 + 2)
 static size_t
 rec_pack(const struct tenant_rec *r, unsigned char *out)
 {
 	size_t	slen = strlen(r->schema), elen = strlen(r->last_error), o = 0;
+	int	flags = r->materialized ? 0 : REC_UNMADE;
 
-	out[o++] = REC_FORMAT;
+	out[o++] = flags ? REC_FORMAT2 : REC_FORMAT1;
 	out[o++] = (unsigned char)r->state;
 	put_le32(out + o, (uint32_t)r->version); o += 4;
 	put_le64(out + o, (uint64_t)r->created); o += 8;
@@ -123,6 +132,8 @@ rec_pack(const struct tenant_rec *r, unsigned char *out)
 	out[o++] = (unsigned char)elen;
 	out[o++] = (unsigned char)(elen >> 8);
 	memcpy(out + o, r->last_error, elen); o += elen;
+	if (flags)
+		out[o++] = (unsigned char)flags;
 	return (o);
 }
 
@@ -131,9 +142,11 @@ rec_unpack(const MDB_val *k, const MDB_val *v, struct tenant_rec *r)
 {
 	const unsigned char	*p = v->mv_data;
 	size_t			 n = v->mv_size, o = 0, slen, elen;
+	int			 flags = 0;
 
 	memset(r, 0, sizeof *r);
-	if (k->mv_size > TID_MAX || n < REC_FIXED || p[0] != REC_FORMAT)
+	if (k->mv_size > TID_MAX || n < REC_FIXED ||
+	    (p[0] != REC_FORMAT1 && p[0] != REC_FORMAT2))
 		return (-1);
 	memcpy(r->id, k->mv_data, k->mv_size);
 	r->id[k->mv_size] = '\0';
@@ -149,7 +162,14 @@ rec_unpack(const MDB_val *k, const MDB_val *v, struct tenant_rec *r)
 	elen = p[o] | (size_t)p[o + 1] << 8; o += 2;
 	if (elen >= sizeof r->last_error || o + elen > n)
 		return (-1);
-	memcpy(r->last_error, p + o, elen);
+	memcpy(r->last_error, p + o, elen); o += elen;
+	if (p[0] == REC_FORMAT2) {
+		/* Unknown flags mean a newer tenantd wrote it: refuse. */
+		if (o + 1 > n || (p[o] & ~REC_UNMADE) != 0)
+			return (-1);
+		flags = p[o];
+	}
+	r->materialized = (flags & REC_UNMADE) == 0;
 	return (0);
 }
 
@@ -316,7 +336,7 @@ static int
 rec_write(struct catalog *c, MDB_txn *txn, const struct tenant_rec *r,
     const struct tenant_rec *old)
 {
-	unsigned char	val[REC_FIXED + MIGRATE_NAME_MAX + 512];
+	unsigned char	val[REC_FIXED + MIGRATE_NAME_MAX + 512 + 1];
 	unsigned char	key[MIGRATE_NAME_MAX + 1 + 4 + TID_MAX];
 	MDB_val		k, v, ik, iv;
 	int		rc;
@@ -378,6 +398,101 @@ catalog_put(struct catalog *c, const struct tenant_rec *r, int flags)
 fail:
 	mdb_txn_abort(txn);
 	return (catalog_fail("put", rc));
+}
+
+/*
+ * Insert the n new records recs in one write transaction (one commit, one
+ * fsync for all: group commit of creates).  results[i] is CATALOG_OK, or
+ * CATALOG_EXISTS when the id is taken (also by an earlier record of the
+ * same batch).  Returns CATALOG_OK once committed, or CATALOG_ERROR when
+ * nothing was written.  Workers only.
+ */
+int
+catalog_create_batch(struct catalog *c, const struct tenant_rec *recs,
+    size_t n, int *results)
+{
+	MDB_txn	*txn;
+	MDB_val	 k, v;
+	size_t	 i;
+	int	 rc;
+
+	if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0)
+		return (catalog_fail("write txn", rc));
+	for (i = 0; i < n; i++) {
+		k.mv_data = (void *)recs[i].id;
+		k.mv_size = strlen(recs[i].id);
+		rc = mdb_get(txn, c->tenants, &k, &v);
+		if (rc == 0) {
+			results[i] = CATALOG_EXISTS;
+			continue;
+		}
+		if (rc != MDB_NOTFOUND)
+			goto fail;
+		if ((rc = rec_write(c, txn, &recs[i], NULL)) != 0)
+			goto fail;
+		results[i] = CATALOG_OK;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return (catalog_fail("commit", rc));
+	return (CATALOG_OK);
+
+fail:
+	mdb_txn_abort(txn);
+	return (catalog_fail("create", rc));
+}
+
+/*
+ * The file of tenant id now exists, made (or found) at version: mark the
+ * record materialized at that version, whatever version it said (the file
+ * is the truth; a rollout may have raised the record meanwhile).
+ * CATALOG_NOTFOUND if the tenant is gone or being deleted.  Workers only.
+ */
+int
+catalog_set_materialized(struct catalog *c, const char *id, int version)
+{
+	struct tenant_rec	 r, old;
+	MDB_txn			*txn;
+	MDB_val			 k, v;
+	int			 rc;
+
+	if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0)
+		return (catalog_fail("write txn", rc));
+	k.mv_data = (void *)id;
+	k.mv_size = strlen(id);
+	if ((rc = mdb_get(txn, c->tenants, &k, &v)) == MDB_NOTFOUND)
+		goto gone;
+	if (rc != 0)
+		goto fail;
+	if (rec_unpack(&k, &v, &old) != 0) {
+		mdb_txn_abort(txn);
+		snprintf(catalog_err, sizeof catalog_err,
+		    "catalog: record for a tenant is corrupt");
+		return (CATALOG_ERROR);
+	}
+	if (old.state == TENANT_DELETING || old.state == TENANT_CREATING)
+		goto gone;
+	if (old.materialized && old.version == version) {
+		mdb_txn_abort(txn);
+		return (CATALOG_OK);
+	}
+	r = old;
+	r.materialized = 1;
+	if (r.version != version) {
+		r.version = version;
+		r.updated = (int64_t)time_now_ms();
+	}
+	if ((rc = rec_write(c, txn, &r, &old)) != 0)
+		goto fail;
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return (catalog_fail("commit", rc));
+	return (CATALOG_OK);
+
+gone:
+	mdb_txn_abort(txn);
+	return (CATALOG_NOTFOUND);
+fail:
+	mdb_txn_abort(txn);
+	return (catalog_fail("materialize", rc));
 }
 
 /* Remove id and its index entries.  CATALOG_NOTFOUND if absent. */
@@ -749,7 +864,9 @@ catalog_job_each(struct catalog *c, void (*cb)(void *, uint64_t, const char *,
 /*
  * Set the version and last error of many tenants in one write transaction
  * (fleet rollouts batch their catalog updates).  Tenants that no longer
- * exist are skipped.  Workers only.
+ * exist are skipped, and so are entries marked unmade_only whose tenant
+ * got its file meanwhile (the file's version is the truth then).  Workers
+ * only.
  */
 int
 catalog_set_versions(struct catalog *c, const struct catalog_version *vs,
@@ -772,7 +889,9 @@ catalog_set_versions(struct catalog *c, const struct catalog_version *vs,
 		if (rc != 0)
 			goto fail;
 		if (rec_unpack(&k, &v, &old) != 0 ||
-		    old.state == TENANT_DELETING || old.state == TENANT_CREATING)
+		    old.state == TENANT_DELETING ||
+		    old.state == TENANT_CREATING ||
+		    (vs[i].unmade_only && old.materialized))
 			continue;
 		r = old;
 		if (vs[i].version >= 0)

@@ -13,15 +13,23 @@
  * BEGIN TRANSACTION READONLY (libSQL syntax the JS client sends for read
  * transactions) runs as BEGIN DEFERRED with PRAGMA query_only on until the
  * transaction ends.
+ *
+ * exec_open() also makes a tenant's file the first time it is opened: a
+ * create only writes the catalog record (materialized = false); see
+ * exec_materialize() for the steps and why a crash anywhere is harmless.
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "tenantd.h"
 
@@ -232,14 +240,180 @@ exec_persist_wal(sqlite3 *db)
 	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
 }
 
-/* Open h's file with the per-handle settings.  0, or -1 with err. */
+static int
+fsync_path(const char *path, int dir)
+{
+	int	fd, rc;
+
+	if ((fd = open(path, (dir ? O_DIRECTORY : 0) | O_RDONLY |
+	    O_CLOEXEC)) == -1)
+		return (-1);
+	rc = fsync(fd);
+	close(fd);
+	return (rc);
+}
+
+/* The folder part of path into dir; 0, or -1 if path has none. */
+static int
+dir_of(const char *path, char *dir, size_t size)
+{
+	char	*slash;
+
+	strlcpy_x(dir, path, size);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return (-1);
+	*slash = '\0';
+	return (0);
+}
+
+/* Remove a database and the journal, WAL and shm files SQLite may leave. */
+static void
+unlink_db(const char *path)
+{
+	static const char	*sfx[] = { "", "-journal", "-wal", "-shm" };
+	char			 p[1100];
+	size_t			 i;
+
+	for (i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+		snprintf(p, sizeof p, "%s%s", path, sfx[i]);
+		if (unlink(p) == -1 && errno != ENOENT)
+			log_warn("unlink %s", p);
+	}
+}
+
+/*
+ * Where a tenant's file is built before it is linked into place: DATA/tmp,
+ * which is emptied at every start (export_init), so a half-made file left
+ * by a crash is never mistaken for the tenant and never outlives a
+ * restart.  Ids are safe path components (common/tid.c).
+ */
+static void
+exec_make_path(const char *tid, char *out, size_t size)
+{
+	snprintf(out, size, "%s/tmp/make-%s.db", cfg.data_dir, tid);
+}
+
+/*
+ * Make the file of a tenant whose catalog record says it has none yet:
+ *   1. build it in DATA/tmp at exactly rec->version (schema steps
+ *      1..version, as a create used to), in WAL mode;
+ *   2. fsync it (crash point materialize-before-link);
+ *   3. link(2) it to its real name (never replaces a file that is there),
+ *      remove the temporary name, fsync the tenant's folder.
+ * The caller then marks the record materialized (crash point
+ * materialize-before-record sits between the two).  A crash before 3
+ * leaves only a temporary file (removed at the next start or the next
+ * attempt) and the record still unmaterialized: the next open starts
+ * over.  A crash after 3 leaves a complete file and an unmaterialized
+ * record: the next open finds the file and marks the record then.  So no
+ * step can leave a half-made file under the tenant's name, and a file is
+ * only ever made for a record that says it has none.  Worker, on the
+ * tenant's handle (one job per tenant at a time).  0, or -1 with err.
+ */
+static int
+exec_materialize(struct handle *h, const struct tenant_rec *rec, char *err,
+    size_t errlen)
+{
+	const struct migrate_set	*set = NULL;
+	char				 tmp[1100], dir[1024], top[1024];
+
+	if (rec->schema[0] != '\0') {
+		if (h->set == NULL || strcmp(h->schema, rec->schema) != 0) {
+			snprintf(err, errlen, "cannot make the tenant's "
+			    "database: schema %s is not loaded", rec->schema);
+			return (-1);
+		}
+		if (h->set->edited[0] != '\0') {
+			snprintf(err, errlen, "cannot make the tenant's "
+			    "database: schema %s: %s", rec->schema,
+			    h->set->edited);
+			return (-1);
+		}
+		set = h->set->set;
+	}
+	if (rec->version < 0 || rec->version > (set != NULL ?
+	    migrate_set_latest(set) : 0)) {
+		snprintf(err, errlen, "cannot make the tenant's database: "
+		    "version %d is not a version of schema %s", rec->version,
+		    rec->schema[0] ? rec->schema : "(none)");
+		return (-1);
+	}
+	if (dir_of(h->path, dir, sizeof dir) != 0 ||
+	    dir_of(dir, top, sizeof top) != 0)
+		fatalx("exec_materialize: bad path %s", h->path);
+	if (mkdir(dir, 0750) == 0) {
+		/* A new shard folder: its own entry must be durable too. */
+		if (fsync_path(top, 1) == -1) {
+			snprintf(err, errlen, "fsync of %s failed: %s", top,
+			    strerror(errno));
+			return (-1);
+		}
+	} else if (errno != EEXIST) {
+		snprintf(err, errlen, "cannot create the tenant's folder: %s",
+		    strerror(errno));
+		return (-1);
+	}
+	exec_make_path(h->le.key, tmp, sizeof tmp);
+	unlink_db(tmp);		/* left by an interrupted attempt */
+	if (exec_create_db(tmp, set, rec->version, 0, err, errlen) != 0)
+		goto fail;
+	if (fsync_path(tmp, 0) == -1) {
+		snprintf(err, errlen, "fsync of the new database failed: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	crash_point("materialize-before-link");
+	if (link(tmp, h->path) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot put the new database in place: "
+		    "%s", strerror(errno));
+		goto fail;
+	}
+	/* EEXIST: a file is there after all; it is opened as it is. */
+	unlink_db(tmp);
+	if (fsync_path(dir, 1) == -1) {
+		snprintf(err, errlen, "fsync of the tenant's folder failed: %s",
+		    strerror(errno));
+		return (-1);
+	}
+	if (h->set != NULL)
+		schema_applied(h->set, rec->version);
+	return (0);
+
+fail:
+	unlink_db(tmp);
+	return (-1);
+}
+
+/*
+ * Open h's file with the per-handle settings, making it first if the
+ * catalog says it was never made.  0, or -1 with err (-2: out of file
+ * descriptors).  Worker, on the tenant's handle.
+ */
 int
 exec_open(struct handle *h, char *err, size_t errlen)
 {
-	char	 pragmas[256];
-	char	*msg = NULL;
-	int	 rc, counted = 0, ret = -1;
+	struct tenant_rec	 rec;
+	struct migrate_error	 merr;
+	struct stat		 sb;
+	char			 pragmas[256];
+	char			*msg = NULL;
+	int			 rc, counted = 0, ret = -1, version;
 
+	rc = catalog_get(server_catalog, h->le.key, h->le.keylen, &rec);
+	if (rc != CATALOG_OK) {
+		snprintf(err, errlen, "%s", rc == CATALOG_NOTFOUND ?
+		    "no such tenant" : catalog_strerror(server_catalog));
+		return (-1);
+	}
+	if (!rec.materialized && stat(h->path, &sb) == -1) {
+		if (errno != ENOENT) {
+			snprintf(err, errlen, "cannot open the tenant's "
+			    "database: %s", strerror(errno));
+			return (-1);
+		}
+		if (exec_materialize(h, &rec, err, errlen) != 0)
+			return (-1);
+	}
 	/*
 	 * unix-excl: the first lock takes an exclusive POSIX lock on the file
 	 * for the whole process, held until the last connection to it
@@ -252,8 +426,16 @@ exec_open(struct handle *h, char *err, size_t errlen)
 	rc = sqlite3_open_v2(h->path, &h->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE, "unix-excl");
 	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "cannot open the tenant's database: %s",
-		    h->db ? sqlite3_errmsg(h->db) : sqlite3_errstr(rc));
+		if (rec.materialized && stat(h->path, &sb) == -1 &&
+		    errno == ENOENT)
+			snprintf(err, errlen, "cannot open the tenant's "
+			    "database: its file is missing (it was made "
+			    "before, so it is not made again empty; restore it "
+			    "from a backup or delete the tenant)");
+		else
+			snprintf(err, errlen, "cannot open the tenant's "
+			    "database: %s", h->db ? sqlite3_errmsg(h->db) :
+			    sqlite3_errstr(rc));
 		goto fail;
 	}
 	cache_open_handles++;
@@ -278,6 +460,28 @@ exec_open(struct handle *h, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot set the size quota: %s",
 		    sqlite3_errmsg(h->db));
 		goto fail;
+	}
+	if (!rec.materialized) {
+		/* Made just now at rec.version, or found (made before a
+		 * crash): its own migration record says where it is. */
+		memset(&merr, 0, sizeof merr);
+		if (migrate_db_version(h->db, &version, &merr) != MIGRATE_OK) {
+			snprintf(err, errlen, "cannot open the tenant's "
+			    "database: %s", merr.message);
+			goto fail;
+		}
+		crash_point("materialize-before-record");
+		rc = catalog_set_materialized(server_catalog, h->le.key,
+		    version);
+		if (rc != CATALOG_OK) {
+			snprintf(err, errlen, "%s", rc == CATALOG_NOTFOUND ?
+			    "no such tenant" :
+			    catalog_strerror(server_catalog));
+			goto fail;
+		}
+		h->version = version;
+		log_info("tenant %s: database made at version %d", h->le.key,
+		    version);
 	}
 	sqlite3_set_authorizer(h->db, exec_authorizer, h);
 	exec_limits(h->db);
@@ -993,59 +1197,64 @@ exec_rollback(struct handle *h)
 }
 
 /*
- * Create a new tenant database at path in WAL mode and apply set (may be
- * NULL) up to its latest version.  Trusted path: no authorizer.  Returns 0
- * with *version, or -1 with err.  The caller removes the file on failure.
+ * Create a new tenant database at path and apply set (may be NULL) up to
+ * version upto; leave it in WAL mode, or with standalone in rollback-
+ * journal mode (an export).  Trusted path: no authorizer.  The file is
+ * private until the caller publishes it, so it is built without journal
+ * file or fsyncs (journal in memory: a failing step still rolls back);
+ * the caller fsyncs it once.  Returns 0, or -1 with err; the caller
+ * removes the file on failure.  Any thread.
  */
 int
-exec_create_db(const char *path, const struct migrate_set *set, int *version,
-    char *err, size_t errlen)
+exec_create_db(const char *path, const struct migrate_set *set, int upto,
+    int standalone, char *err, size_t errlen)
 {
 	struct migrate_error	 merr;
 	sqlite3			*db = NULL;
 	char			*msg = NULL;
 	int			 rc, reached = 0;
 
-	*version = 0;
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXCLUSIVE,
 	    NULL);
 	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "cannot create %s: %s", path,
+		snprintf(err, errlen, "cannot create the tenant's database: %s",
 		    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		goto fail;
 	}
-	exec_persist_wal(db);
-	rc = sqlite3_exec(db, cfg.synchronous_full ?
-	    "PRAGMA journal_mode=WAL;PRAGMA synchronous=FULL;"
-	    "PRAGMA journal_size_limit=0" :
-	    "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"
-	    "PRAGMA journal_size_limit=0",
-	    NULL, NULL, &msg);
-	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "cannot set up %s: %s", path,
-		    msg ? msg : sqlite3_errstr(rc));
-		sqlite3_free(msg);
-		goto fail;
-	}
-	if (set != NULL && migrate_set_latest(set) > 0) {
-		rc = migrate_apply(db, set, migrate_set_latest(set), 0, &reached,
-		    &merr);
+	rc = sqlite3_exec(db, "PRAGMA journal_mode=MEMORY;"
+	    "PRAGMA synchronous=OFF", NULL, NULL, &msg);
+	if (rc != SQLITE_OK)
+		goto sqlfail;
+	if (set != NULL && upto > 0) {
+		memset(&merr, 0, sizeof merr);
+		rc = migrate_apply(db, set, upto, 0, &reached, &merr);
 		if (rc != MIGRATE_OK) {
 			snprintf(err, errlen, "schema %s: %s",
 			    migrate_set_name(set), merr.message);
 			goto fail;
 		}
+		if (reached != upto) {
+			snprintf(err, errlen, "schema %s: stopped at version "
+			    "%d of %d", migrate_set_name(set), reached, upto);
+			goto fail;
+		}
 	}
+	rc = sqlite3_exec(db, standalone ? "PRAGMA journal_mode=DELETE" :
+	    "PRAGMA journal_mode=WAL", NULL, NULL, &msg);
+	if (rc != SQLITE_OK)
+		goto sqlfail;
 	if ((rc = sqlite3_close(db)) != SQLITE_OK) {
-		snprintf(err, errlen, "cannot close %s: %s", path,
+		snprintf(err, errlen, "cannot close the new database: %s",
 		    sqlite3_errstr(rc));
-		db = NULL;
 		return (-1);
 	}
-	*version = reached;
 	return (0);
 
+sqlfail:
+	snprintf(err, errlen, "cannot set up the new database: %s",
+	    msg ? msg : sqlite3_errmsg(db));
+	sqlite3_free(msg);
 fail:
 	if (db != NULL)
 		sqlite3_close(db);

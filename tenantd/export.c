@@ -12,6 +12,14 @@
  * from the file descriptor (sendfile), so memory does not grow with the
  * tenant's size.  DATA/tmp is emptied at start.
  *
+ * A tenant whose file was never made (created, never opened) is exported
+ * without making it: the export is built in DATA/tmp the way the first
+ * open would make the file (the schema's steps up to the record's version)
+ * and sent, or dumped for format=sql.  The record is read on the worker
+ * before the file is looked for; while it says unmaterialized no client
+ * can have written (the first open marks the record before any request
+ * runs), so the empty database at that version is the tenant's state.
+ *
  * The fast path for format=sqlite copies nothing: after a TRUNCATE
  * checkpoint empties the WAL, a read transaction taken on an empty WAL
  * holds SQLite's read lock 0, and while that lock is held no checkpoint
@@ -39,6 +47,7 @@
 struct export_op {
 	struct job		 job;
 	struct http_req		*req;
+	struct schema		*s;		/* tenant's, or NULL */
 	int			 sql;
 	int			 fd;
 	size_t			 size;
@@ -192,19 +201,101 @@ export_dump(sqlite3 *src, const char *tmp, char *err, size_t errlen)
 	return (rc == SQLITE_OK ? 0 : -1);
 }
 
+/* Hand the finished file tmp over as op->fd (unlinked).  Sets j. */
+static void
+export_send_tmp(struct export_op *op, const char *tmp)
+{
+	struct job	*j = &op->job;
+	struct stat	 sb;
+
+	if ((op->fd = open(tmp, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(op->fd, &sb) == -1) {
+		snprintf(j->errmsg, sizeof j->errmsg, "export failed: %s",
+		    strerror(errno));
+		j->status = 500;
+		j->errcode = "EXPORT_FAILED";
+		if (op->fd != -1)
+			close(op->fd);
+		op->fd = -1;
+	} else {
+		op->size = (size_t)sb.st_size;
+		j->status = 200;
+	}
+	unlink(tmp);
+}
+
+/*
+ * Build, at made, the database an unmaterialized tenant (rec) would get on
+ * its first open, standalone (rollback journal).  0, or -1 with j set.
+ */
+static int
+export_make(struct export_op *op, const struct tenant_rec *rec,
+    const char *made)
+{
+	struct job	*j = &op->job;
+
+	if (rec->schema[0] != '\0' && (op->s == NULL ||
+	    strcmp(op->s->name, rec->schema) != 0)) {
+		j->status = 503;
+		j->errcode = "UNAVAILABLE";
+		snprintf(j->errmsg, sizeof j->errmsg, "schema %s is not "
+		    "loaded, or the tenant changed meanwhile; try again",
+		    rec->schema);
+		return (-1);
+	}
+	if (op->s != NULL && op->s->edited[0] != '\0') {
+		j->status = 409;
+		j->errcode = "SCHEMA_EDITED";
+		snprintf(j->errmsg, sizeof j->errmsg, "schema %s: %.400s",
+		    op->s->name, op->s->edited);
+		return (-1);
+	}
+	unlink(made);
+	if (exec_create_db(made, op->s ? op->s->set : NULL, rec->version, 1,
+	    j->errmsg, sizeof j->errmsg) != 0) {
+		j->status = 500;
+		j->errcode = "EXPORT_FAILED";
+		unlink(made);
+		return (-1);
+	}
+	return (0);
+}
+
 static void
 export_run(struct job *j)
 {
 	struct export_op	*op = (struct export_op *)j;
-	struct stat		 sb;
+	struct tenant_rec	 rec;
 	sqlite3			*src = NULL;
-	char			 path[1024], tmp[1100];
+	char			 path[1024], tmp[1100], made[1100];
 	int			 rc;
 
 	op->fd = -1;
+	made[0] = '\0';
 	handle_path(op->id, strlen(op->id), path, sizeof path);
 	snprintf(tmp, sizeof tmp, "%s/tmp/export-%llu.%s", cfg.data_dir,
 	    (unsigned long long)j->reqid, op->sql ? "sql" : "db");
+	if ((rc = catalog_get(server_catalog, op->id, strlen(op->id),
+	    &rec)) != CATALOG_OK) {
+		j->status = rc == CATALOG_NOTFOUND ? 404 : 500;
+		j->errcode = rc == CATALOG_NOTFOUND ? "TENANT_NOT_FOUND" :
+		    "EXPORT_FAILED";
+		snprintf(j->errmsg, sizeof j->errmsg, "%s", rc ==
+		    CATALOG_NOTFOUND ? "no such tenant" :
+		    catalog_strerror(server_catalog));
+		return;
+	}
+	if (!rec.materialized && access(path, F_OK) == -1 && errno == ENOENT) {
+		snprintf(made, sizeof made, "%s/tmp/export-%llu.make.db",
+		    cfg.data_dir, (unsigned long long)j->reqid);
+		if (export_make(op, &rec, made) != 0)
+			return;
+		if (!op->sql) {
+			export_send_tmp(op, made);
+			return;
+		}
+		strlcpy_x(path, made, sizeof path);	/* dump it */
+	}
 	rc = sqlite3_open_v2(path, &src, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
@@ -229,23 +320,12 @@ export_run(struct job *j)
 		unlink(tmp);
 		goto done;
 	}
-	if ((op->fd = open(tmp, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    fstat(op->fd, &sb) == -1) {
-		snprintf(j->errmsg, sizeof j->errmsg, "export failed: %s",
-		    strerror(errno));
-		j->status = 500;
-		j->errcode = "EXPORT_FAILED";
-		if (op->fd != -1)
-			close(op->fd);
-		op->fd = -1;
-	} else {
-		op->size = (size_t)sb.st_size;
-		j->status = 200;
-	}
-	unlink(tmp);
+	export_send_tmp(op, tmp);
 done:
 	if (src != NULL)
 		sqlite3_close(src);
+	if (made[0] != '\0')
+		unlink(made);
 }
 
 static void
@@ -273,6 +353,7 @@ export_done(struct job *j)
 		    op->size, op->sql ? "sql" : "sqlite", op->hold ?
 		    ", straight from the file" : "");
 	}
+	schema_unref(op->s);
 	free(op);
 }
 
@@ -298,6 +379,8 @@ export_start(struct http_req *req, const char *id, size_t len, int sql)
 	op = xcalloc(1, sizeof *op);
 	op->req = req;
 	op->sql = sql;
+	if (!rec.materialized && rec.schema[0] != '\0')
+		op->s = schema_get(rec.schema);	/* if it has no file */
 	memcpy(op->id, id, len);
 	op->job.reqid = req->id;
 	op->job.run = export_run;

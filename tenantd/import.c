@@ -75,6 +75,28 @@ fsync_path(const char *path, int dir)
 	return (rc);
 }
 
+/* Create path's shard folder if needed, durably (its parent fsynced). */
+static void
+import_mkdir_shard(const char *path)
+{
+	char	dir[1024], *slash;
+
+	strlcpy_x(dir, path, sizeof dir);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return;
+	*slash = '\0';
+	if (mkdir(dir, 0750) == -1) {
+		if (errno != EEXIST)
+			log_warn("%s", dir);
+		return;
+	}
+	if ((slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		if (fsync_path(dir, 1) == -1)
+			log_warn("fsync %s", dir);
+	}
+}
+
 static void
 import_fail(struct job *j, int status, const char *code, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));
@@ -286,6 +308,7 @@ import_run(struct job *j)
 	op->rec.updated = (int64_t)time_now_ms();
 	op->rec.version = op->version;
 	op->rec.last_error[0] = '\0';
+	op->rec.materialized = 1;	/* the file is there from now on */
 	strlcpy_x(op->rec.schema, op->s ? op->s->name : "",
 	    sizeof op->rec.schema);
 	if (!op->existed) {
@@ -299,15 +322,6 @@ import_run(struct job *j)
 			    "IMPORT_FAILED", "%s", rc == CATALOG_EXISTS ?
 			    "the tenant exists" : catalog_strerror(c));
 			goto out;
-		}
-		{
-			char dir[1024], *slash;
-			strlcpy_x(dir, path, sizeof dir);
-			if ((slash = strrchr(dir, '/')) != NULL) {
-				*slash = '\0';
-				if (mkdir(dir, 0750) == -1 && errno != EEXIST)
-					log_warn("%s", dir);
-			}
 		}
 	} else if (j->h != NULL)
 		handle_close_db(j->h);	/* checkpoints into the old file */
@@ -334,6 +348,8 @@ import_run(struct job *j)
 		if (unlink(p2) == -1 && errno != ENOENT)
 			log_warn("%s", p2);
 	}
+	/* A new tenant, or one never opened, may be first in its shard. */
+	import_mkdir_shard(path);
 	crash_point("import-before-rename");
 	if (rename(tmp, path) == -1) {
 		import_fail(j, 500, "IMPORT_FAILED", "cannot move the new file "

@@ -22,14 +22,25 @@
  * batch); if a crash loses a batch, the files' own records are the truth
  * and the re-plan or the next open brings the catalog back in line.
  *
+ * A tenant whose file was never made (created, never opened) is not
+ * opened: its record's version is simply moved to the target, and its
+ * file will be made at that version on its first open.  There is no data
+ * to migrate, and the steps themselves were proven on an empty database
+ * when the set was loaded.  That update is marked unmade_only, so if a
+ * first open makes the file before the batch is written, the batch leaves
+ * the record alone (the file's own version is the truth, and migrate on
+ * open takes it on from there).
+ *
  * Loop thread, except the run callbacks.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "tenantd.h"
 
@@ -105,6 +116,7 @@ struct rjob {
 	int			 rc;
 	int			 reached;
 	int			 skipped;
+	int			 unmade;	/* no file: record only */
 	int			 transient;	/* not open before: close after */
 	struct migrate_error	 err;
 };
@@ -287,6 +299,22 @@ rollout_persist(struct rollout *r, int doc)
 
 /* --- running ------------------------------------------------------------ */
 
+/*
+ * Whether h's tenant has no file yet (its record says so and there is
+ * none): then a rollout only moves the record.  Worker, on the handle, so
+ * no first open runs meanwhile.
+ */
+static int
+rjob_unmade(struct handle *h)
+{
+	struct tenant_rec	rec;
+
+	if (catalog_get(server_catalog, h->le.key, h->le.keylen, &rec) !=
+	    CATALOG_OK || rec.materialized)
+		return (0);
+	return (access(h->path, F_OK) == -1 && errno == ENOENT);
+}
+
 static void
 rjob_run(struct job *j)
 {
@@ -298,6 +326,16 @@ rjob_run(struct job *j)
 	rj->reached = -1;
 	if (h->deleted) {
 		rj->skipped = 1;
+		return;
+	}
+	if (h->db == NULL && rjob_unmade(h)) {
+		/* No file yet: it will be made at the target version. */
+		rj->unmade = 1;
+		rj->rc = MIGRATE_OK;
+		rj->reached = rj->to;
+		if (!rj->dry)
+			schema_applied(rj->s, rj->to);
+		crash_point("rollout-tenant");
 		return;
 	}
 	if (h->db == NULL && exec_open(h, err, sizeof err) != 0) {
@@ -318,7 +356,7 @@ rjob_run(struct job *j)
 
 static void
 rollout_add_cv(struct rollout *r, const char *tenant, int version,
-    const char *error)
+    const char *error, int unmade)
 {
 	struct catalog_version	*cv;
 
@@ -330,6 +368,7 @@ rollout_add_cv(struct rollout *r, const char *tenant, int version,
 	strlcpy_x(cv->id, tenant, sizeof cv->id);
 	cv->version = version;
 	cv->when = (int64_t)time_now_ms();
+	cv->unmade_only = unmade;
 	strlcpy_x(cv->error, error, sizeof cv->error);
 	if (r->ncv >= ROLLOUT_BATCH)
 		rollout_persist(r, 0);
@@ -337,7 +376,7 @@ rollout_add_cv(struct rollout *r, const char *tenant, int version,
 
 static void
 rollout_tenant_done(struct rollout *r, const char *tenant, int skipped,
-    int rc, int reached, const struct migrate_error *err)
+    int unmade, int rc, int reached, const struct migrate_error *err)
 {
 	struct rfail	*f;
 	char		 msg[600];
@@ -347,7 +386,7 @@ rollout_tenant_done(struct rollout *r, const char *tenant, int skipped,
 		r->skipped++;
 	else if (rc == MIGRATE_OK) {
 		r->done++;
-		rollout_add_cv(r, tenant, reached, "");
+		rollout_add_cv(r, tenant, reached, "", unmade);
 	} else {
 		r->failed++;
 		snprintf(msg, sizeof msg, "%s%s", r->dry ? "dry run: " : "",
@@ -367,7 +406,7 @@ rollout_tenant_done(struct rollout *r, const char *tenant, int skipped,
 		}
 		snprintf(msg, sizeof msg, "rollout %llu to version %d failed: "
 		    "%.500s", (unsigned long long)r->id, r->to, err->message);
-		rollout_add_cv(r, tenant, reached, msg);
+		rollout_add_cv(r, tenant, reached, msg, 0);
 		r->dirty = 1;
 	}
 	if (r->state == RO_CANARY && r->next >= r->canary_end &&
@@ -411,10 +450,10 @@ rjob_done(struct job *j)
 		cache_detach(j->tid, j->tidlen);
 	if (r != NULL) {
 		if (j->status >= 400)	/* never reached a worker */
-			rollout_tenant_done(r, j->tid, 1, 0, -1, &rj->err);
+			rollout_tenant_done(r, j->tid, 1, 0, 0, -1, &rj->err);
 		else
-			rollout_tenant_done(r, j->tid, rj->skipped, rj->rc,
-			    rj->reached, &rj->err);
+			rollout_tenant_done(r, j->tid, rj->skipped, rj->unmade,
+			    rj->rc, rj->reached, &rj->err);
 	}
 	schema_unref(rj->s);
 	free(rj);

@@ -1,16 +1,23 @@
 /*
  * tenant.c: creating and deleting tenants, crash-safe.
  *
- * The catalog record is written before the file exists and removed after
- * the file is gone, with the state in between recorded:
- *   create: put(creating) -> create file, migrate, close -> fsync dir ->
- *           put(active)                                   -> 201
+ * A tenant exists once its catalog record is durable.  A create writes
+ * only the record (state active, the version the tenant will be at,
+ * materialized = false); its database file is made on the first open
+ * (exec.c, exec_materialize), as PostgreSQL's CREATE TABLE writes catalog
+ * rows to its WAL and makes the table's file durable later.  Creates that
+ * arrive together share one LMDB commit (group commit, below), so one
+ * fsync acknowledges a whole batch.
+ *
+ *   create: put(active, unmaterialized)                    -> 201
  *   delete: put(deleting) -> close handle -> unlink files -> fsync dir ->
- *           del                                           -> 200
- * Records in state creating or deleting sit in the catalog's pending
- * index; at start tenant_recover() removes their files and entries (a
- * create that was never acknowledged is undone, a delete is finished), so
- * after a kill -9 at any point catalog and files agree.
+ *           del                                            -> 200
+ * Records in state creating (imports of new tenants) or deleting sit in
+ * the catalog's pending index; at start tenant_recover() removes their
+ * files and entries (a create that was never acknowledged is undone, a
+ * delete is finished), so after a kill -9 at any point catalog and files
+ * agree.  A create that crashed after its commit but before its 201 is
+ * kept: it is durable, as a committed transaction whose answer was lost.
  *
  * The loop validates and queues; the steps above run on a worker.
  */
@@ -62,7 +69,6 @@ crash_point(const char *name)
 struct tenant_op {
 	struct job		 job;
 	struct http_req		*req;
-	struct schema		*schema;
 	struct tenant_rec	 rec;
 };
 
@@ -104,21 +110,11 @@ tenant_rm_files(const char *path)
 	return (rc);
 }
 
-static int
-mkdir_shard(const char *path)
-{
-	char	dir[1024], *slash;
-
-	strlcpy_x(dir, path, sizeof dir);
-	if ((slash = strrchr(dir, '/')) == NULL)
-		return (0);
-	*slash = '\0';
-	if (mkdir(dir, 0750) == -1 && errno != EEXIST)
-		return (-1);
-	return (0);
-}
-
-/* Finish or undo every create/delete a crash interrupted.  At start. */
+/*
+ * Finish or undo every create/delete a crash interrupted.  At start.
+ * (Half-made files of an interrupted materialization live in DATA/tmp,
+ * which export_init() empties at start.)
+ */
 int
 tenant_recover(struct catalog *c)
 {
@@ -133,7 +129,8 @@ tenant_recover(struct catalog *c)
 	for (i = 0; i < n; i++) {
 		handle_path(recs[i].id, strlen(recs[i].id), path, sizeof path);
 		log_info("tenant %s: recovering an interrupted %s", recs[i].id,
-		    recs[i].state == TENANT_CREATING ? "create" : "delete");
+		    recs[i].state == TENANT_CREATING ? "create or import" :
+		    "delete");
 		if (tenant_rm_files(path) != 0 ||
 		    catalog_del(c, recs[i].id) == CATALOG_ERROR) {
 			log_warnx("tenant %s: recovery failed", recs[i].id);
@@ -210,6 +207,7 @@ tenant_rec_json(const struct tenant_rec *r, json_t *obj)
 	json_object_set_new(obj, "updated", json_string(ts));
 	json_object_set_new(obj, "last_error", r->last_error[0] ?
 	    json_string(r->last_error) : json_null());
+	json_object_set_new(obj, "materialized", json_boolean(r->materialized));
 }
 
 static void
@@ -221,74 +219,10 @@ op_reply(struct tenant_op *op)
 	if (j->errcode != NULL)
 		http_reply_error(op->req, j->status, j->errcode, "%s",
 		    j->errmsg);
-	else if (j->status == 201) {
-		obj = json_object();
-		tenant_rec_json(&op->rec, obj);
-		http_reply_json(op->req, 201, obj);
-	} else {
+	else {
 		obj = json_pack("{s:s,s:b}", "id", op->rec.id, "deleted", 1);
 		http_reply_json(op->req, 200, obj);
 	}
-}
-
-static void
-create_run(struct job *j)
-{
-	struct tenant_op	*op = (struct tenant_op *)j;
-	struct catalog		*c = server_catalog;
-	char			 path[1024];
-	int			 rc, version = 0;
-
-	op->rec.state = TENANT_CREATING;
-	op->rec.created = op->rec.updated = (int64_t)time_now_ms();
-	rc = catalog_put(c, &op->rec, CATALOG_NOOVERWRITE);
-	if (rc == CATALOG_EXISTS) {
-		j->status = 409;
-		j->errcode = "TENANT_EXISTS";
-		snprintf(j->errmsg, sizeof j->errmsg, "tenant %s already exists",
-		    op->rec.id);
-		return;
-	}
-	if (rc != CATALOG_OK) {
-		j->status = 500;
-		j->errcode = "CREATE_FAILED";
-		strlcpy_x(j->errmsg, catalog_strerror(c), sizeof j->errmsg);
-		return;
-	}
-	crash_point("create-after-record");
-	handle_path(op->rec.id, strlen(op->rec.id), path, sizeof path);
-	if (mkdir_shard(path) == -1) {
-		snprintf(j->errmsg, sizeof j->errmsg, "cannot create the "
-		    "tenant's folder: %s", strerror(errno));
-		goto fail;
-	}
-	tenant_rm_files(path);	/* nothing should be there; be sure */
-	if (exec_create_db(path, op->schema ? op->schema->set : NULL, &version,
-	    j->errmsg, sizeof j->errmsg) != 0)
-		goto fail;
-	if (fsync_dir_of(path) == -1) {
-		snprintf(j->errmsg, sizeof j->errmsg, "fsync of the tenant's "
-		    "folder failed: %s", strerror(errno));
-		goto fail;
-	}
-	schema_applied(op->schema, version);
-	crash_point("create-after-file");
-	op->rec.state = TENANT_ACTIVE;
-	op->rec.version = version;
-	op->rec.updated = (int64_t)time_now_ms();
-	if (catalog_put(c, &op->rec, 0) != CATALOG_OK) {
-		strlcpy_x(j->errmsg, catalog_strerror(c), sizeof j->errmsg);
-		goto fail;
-	}
-	j->status = 201;
-	return;
-
-fail:
-	log_warnx("tenant %s: create failed: %s", op->rec.id, j->errmsg);
-	tenant_rm_files(path);
-	catalog_del(c, op->rec.id);
-	j->status = 500;
-	j->errcode = "CREATE_FAILED";
 }
 
 static void
@@ -297,15 +231,148 @@ op_done(struct job *j)
 	struct tenant_op	*op = (struct tenant_op *)j;
 
 	cache_busy_del(op->rec.id, strlen(op->rec.id));
-	if (j->status == 201)
-		log_info("tenant %s: created (schema %s, version %d)",
-		    op->rec.id, op->rec.schema[0] ? op->rec.schema : "none",
-		    op->rec.version);
-	else if (j->status == 200)
+	if (j->status == 200)
 		log_info("tenant %s: deleted", op->rec.id);
 	op_reply(op);
-	schema_unref(op->schema);
 	free(op);
+}
+
+/*
+ * Group commit.  The loop collects creates into batches (at most
+ * CREATE_BATCH_MAX each); one batch at a time commits on a worker (LMDB
+ * serialises writers anyway, and each commit fsyncs), and the creates
+ * that arrive meanwhile wait in the next batch.  Alone, a create commits
+ * at once; under load one fsync acknowledges up to a batch.  Each request
+ * gets its own answer: 201, 409 if the id is taken, 500 if the commit
+ * failed.  A batch never holds one id twice: the id is busy from the
+ * moment it is queued.
+ */
+#define CREATE_BATCH_MAX	1024
+
+struct create_batch {
+	struct job			 job;
+	TAILQ_ENTRY(create_batch)	 entry;
+	int				 pushed;	/* [loop] */
+	size_t				 n;
+	size_t				 cap;
+	struct http_req			**reqs;		/* [loop] */
+	struct schema			**schemas;	/* [loop] refs */
+	struct tenant_rec		*recs;		/* [const] pushed */
+	int				*results;	/* [worker] */
+	int				 failed;	/* [worker] */
+	char				 error[512];	/* [worker] */
+};
+static TAILQ_HEAD(create_batch_list, create_batch) create_batches =
+    TAILQ_HEAD_INITIALIZER(create_batches);
+
+static void
+create_batch_run(struct job *j)
+{
+	struct create_batch	*b = (struct create_batch *)j;
+	struct catalog		*c = server_catalog;
+	size_t			 i;
+
+	if (catalog_create_batch(c, b->recs, b->n, b->results) != CATALOG_OK) {
+		b->failed = 1;
+		strlcpy_x(b->error, catalog_strerror(c), sizeof b->error);
+		return;
+	}
+	crash_point("create-after-record");
+	/* What these tenants will be made from counts as applied: an
+	 * edit to those files is caught, as if the files were made now. */
+	for (i = 0; i < b->n; i++)
+		if (b->results[i] == CATALOG_OK)
+			schema_applied(b->schemas[i], b->recs[i].version);
+}
+
+static void	create_batch_push(struct create_batch *);
+
+static void
+create_batch_done(struct job *j)
+{
+	struct create_batch	*b = (struct create_batch *)j;
+	struct tenant_rec	*r;
+	struct create_batch	*next;
+	json_t			*obj;
+	size_t			 i;
+
+	TAILQ_REMOVE(&create_batches, b, entry);
+	if ((next = TAILQ_FIRST(&create_batches)) != NULL)
+		create_batch_push(next);
+	if (b->failed)
+		log_warnx("create of %zu tenants failed: %s", b->n, b->error);
+	for (i = 0; i < b->n; i++) {
+		r = &b->recs[i];
+		cache_busy_del(r->id, strlen(r->id));
+		if (b->failed)
+			http_reply_error(b->reqs[i], 500, "CREATE_FAILED", "%s",
+			    b->error);
+		else if (b->results[i] == CATALOG_EXISTS)
+			http_reply_error(b->reqs[i], 409, "TENANT_EXISTS",
+			    "tenant %s already exists", r->id);
+		else {
+			log_info("tenant %s: created (schema %s, version %d)",
+			    r->id, r->schema[0] ? r->schema : "none",
+			    r->version);
+			obj = json_object();
+			tenant_rec_json(r, obj);
+			http_reply_json(b->reqs[i], 201, obj);
+		}
+		schema_unref(b->schemas[i]);
+	}
+	free(b->reqs);
+	free(b->schemas);
+	free(b->recs);
+	free(b->results);
+	free(b);
+}
+
+static void
+create_batch_push(struct create_batch *b)
+{
+	b->pushed = 1;
+	b->results = xcalloc(b->n, sizeof *b->results);
+	b->job.run = create_batch_run;
+	b->job.done = create_batch_done;
+	worker_push(&b->job);
+}
+
+/* Queue one create (its id marked busy) and start a commit if none runs. */
+static void
+create_batch_add(struct http_req *req, const char *id, size_t len,
+    struct schema *s)
+{
+	struct create_batch	*b;
+	struct tenant_rec	*r;
+
+	b = TAILQ_LAST(&create_batches, create_batch_list);
+	if (b == NULL || b->pushed || b->n == CREATE_BATCH_MAX) {
+		b = xcalloc(1, sizeof *b);
+		TAILQ_INSERT_TAIL(&create_batches, b, entry);
+	}
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 8;
+		b->reqs = xreallocarray(b->reqs, b->cap, sizeof *b->reqs);
+		b->schemas = xreallocarray(b->schemas, b->cap,
+		    sizeof *b->schemas);
+		b->recs = xreallocarray(b->recs, b->cap, sizeof *b->recs);
+	}
+	b->reqs[b->n] = req;
+	b->schemas[b->n] = s;
+	r = &b->recs[b->n];
+	memset(r, 0, sizeof *r);
+	memcpy(r->id, id, len);
+	if (s != NULL) {
+		strlcpy_x(r->schema, s->name, sizeof r->schema);
+		r->version = migrate_set_latest(s->set);
+	}
+	r->state = TENANT_ACTIVE;
+	r->materialized = 0;
+	r->created = r->updated = (int64_t)time_now_ms();
+	b->n++;
+	cache_busy_add(id, len);
+	if (b == TAILQ_FIRST(&create_batches) && !b->pushed)
+		create_batch_push(b);
 }
 
 /*
@@ -316,7 +383,6 @@ void
 tenant_create(struct http_req *req, const char *id, size_t len,
     const char *schema_name)
 {
-	struct tenant_op	*op;
 	struct schema		*s = NULL;
 	struct tenant_rec	 rec;
 	int			 rc;
@@ -351,16 +417,7 @@ tenant_create(struct http_req *req, const char *id, size_t len,
 			    "could not be read");
 		return;
 	}
-	op = xcalloc(1, sizeof *op);
-	op->req = req;
-	op->schema = s;
-	memcpy(op->rec.id, id, len);
-	if (s != NULL)
-		strlcpy_x(op->rec.schema, s->name, sizeof op->rec.schema);
-	op->job.run = create_run;
-	op->job.done = op_done;
-	cache_busy_add(id, len);
-	worker_push(&op->job);
+	create_batch_add(req, id, len, s);
 }
 
 static void
@@ -437,7 +494,9 @@ tenant_delete(struct http_req *req, const char *id, size_t len)
  * GET /v1/tenants/{id}/check: PRAGMA integrity_check on a connection of
  * its own, and whether the file's migration record, user_version and the
  * catalog agree.  A tenant whose file is damaged answers here (and fails
- * its own requests) without affecting any other tenant.
+ * its own requests) without affecting any other tenant.  A tenant whose
+ * file was never made (never opened since its create) is fine: there is
+ * nothing to check yet, and its first open makes the file.
  */
 struct check_op {
 	struct job		 job;
@@ -445,6 +504,7 @@ struct check_op {
 	struct tenant_rec	 rec;
 	json_t			*problems;	/* built on the worker, handed over */
 	int			 file_version;
+	int			 unmade;	/* no file: nothing to check */
 };
 
 static void
@@ -454,13 +514,28 @@ check_run(struct job *j)
 	struct migrate_error	 err;
 	sqlite3_stmt		*st = NULL;
 	sqlite3			*db = NULL;
-	char			 path[1024];
+	char			 path[1024], id[TID_MAX + 1];
 	const char		*line;
 	int			 rc, n = 0;
 
 	op->problems = json_array();
 	op->file_version = -1;
 	handle_path(op->rec.id, strlen(op->rec.id), path, sizeof path);
+	/* The record again, here: a first open may have made the file. */
+	strlcpy_x(id, op->rec.id, sizeof id);
+	rc = catalog_get(server_catalog, id, strlen(id), &op->rec);
+	if (rc != CATALOG_OK) {
+		strlcpy_x(op->rec.id, id, sizeof op->rec.id);
+		json_array_append_new(op->problems, json_string(rc ==
+		    CATALOG_NOTFOUND ? "the tenant was deleted meanwhile" :
+		    catalog_strerror(server_catalog)));
+		return;
+	}
+	if (!op->rec.materialized && access(path, F_OK) == -1 &&
+	    errno == ENOENT) {
+		op->unmade = 1;
+		return;
+	}
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc == SQLITE_OK) {
@@ -507,6 +582,8 @@ check_done(struct job *j)
 	json_object_set_new(o, "file_version", op->file_version >= 0 ?
 	    json_integer(op->file_version) : json_null());
 	json_object_set_new(o, "problems", op->problems);
+	json_object_set_new(o, "note", op->unmade ? json_string("not opened "
+	    "yet: the file is made on the first open") : json_null());
 	if (json_array_size(op->problems) > 0)
 		log_warnx("tenant %s: check found %zu problems", op->rec.id,
 		    json_array_size(op->problems));

@@ -94,6 +94,7 @@ int		 lru_insert(struct lru *, struct lru_entry *, const char *,
 void		 lru_remove(struct lru *, struct lru_entry *);
 void		 lru_pin(struct lru *, struct lru_entry *);
 void		 lru_unpin(struct lru *, struct lru_entry *);
+void		 lru_unpin_old(struct lru *, struct lru_entry *);
 struct lru_entry *lru_victim(struct lru *);
 struct lru_entry *lru_first(struct lru *, size_t *);
 struct lru_entry *lru_next(struct lru *, struct lru_entry *, size_t *);
@@ -114,6 +115,7 @@ struct tenant_rec {
 	int64_t		created;	/* ms since epoch */
 	int64_t		updated;
 	char		last_error[512];
+	int		materialized;	/* 0: the file is made on first open */
 };
 #define CATALOG_OK		0
 #define CATALOG_NOTFOUND	1
@@ -126,6 +128,9 @@ int		 catalog_get(struct catalog *, const char *, size_t,
 		     struct tenant_rec *);
 int		 catalog_put(struct catalog *, const struct tenant_rec *, int);
 #define CATALOG_NOOVERWRITE	0x1
+int		 catalog_create_batch(struct catalog *, const struct tenant_rec *,
+		     size_t, int *);
+int		 catalog_set_materialized(struct catalog *, const char *, int);
 int		 catalog_del(struct catalog *, const char *);
 int		 catalog_list(struct catalog *, const char *, const char *,
 		     int, struct tenant_rec **, size_t *, int *);
@@ -145,6 +150,7 @@ struct catalog_version {
 	int		version;	/* < 0: leave as it is */
 	int64_t		when;
 	char		error[512];	/* "" clears last_error */
+	int		unmade_only;	/* skip if the file exists by now */
 };
 int		 catalog_applied_record(struct catalog *,
 		     const struct migrate_set *, int);
@@ -338,6 +344,8 @@ struct handle {
 	struct job		*running;	/* [loop] */
 	uint64_t		 owner;		/* [loop] stream in txn */
 	int			 in_table;	/* [loop] */
+	uint64_t		 idle_since;	/* [loop] last job done */
+	int			 trimmed;	/* [loop] memory given back */
 };
 struct cache_stats {
 	uint64_t	hits;
@@ -345,6 +353,7 @@ struct cache_stats {
 	uint64_t	evictions;
 	uint64_t	wait_timeouts;
 	uint64_t	batched;	/* requests run behind another */
+	uint64_t	trims;		/* idle handles' memory released */
 };
 extern struct cache_stats cache_stats;
 extern _Atomic long cache_open_handles;	/* files open now (workers) */
@@ -375,8 +384,8 @@ void		 exec_pipeline(struct handle *, struct hrana_pipeline *,
 void		 exec_rollback(struct handle *);
 int		 exec_migrate(struct handle *, int *, struct migrate_error *);
 void		 exec_query_only(struct handle *, int);
-int		 exec_create_db(const char *, const struct migrate_set *,
-		     int *, char *, size_t);
+int		 exec_create_db(const char *, const struct migrate_set *, int,
+		     int, char *, size_t);
 const char	*exec_code_name(int);
 
 /* schema.c: the registry of migration sets.  [loop] */

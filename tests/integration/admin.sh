@@ -13,6 +13,10 @@ r=$(td_curl POST /v1/tenants '{"id":"alice","schema":"notes"}')
 tap_is "create alice: 201" "${r##* }" 201
 tap_ok "create answer shows schema notes at version 3" \
     sh -c "echo '$r' | grep -q '\"schema\":\"notes\",\"version\":3'"
+tap_ok "create answer says the file is not made yet" \
+    sh -c "echo '$r' | grep -q '\"materialized\":false'"
+tap_is "and no file exists for it yet" \
+    "$(find "$TD_DATA/tenants" "$TD_DATA/tmp" -name 'alice.db*' | wc -l | tr -d ' ')" 0
 r=$(td_curl POST /v1/tenants '{"id":"alice","schema":"notes"}')
 tap_is "create alice again: 409" "${r##* }" 409
 r=$(td_curl POST /v1/tenants '{"id":"bob","schema":"nope"}')
@@ -51,24 +55,36 @@ tap_is "limit=0: 400" "${r##* }" 400
 r=$(td_curl GET '/v1/tenants?limit=abc')
 tap_is "limit=abc: 400" "${r##* }" 400
 
-# Delete removes the files and the entry.
+# Delete removes the files and the entry.  page-00 is opened first (its
+# file is made then); page-01 never is.
+curl -sS --unix-socket "$TD_SOCK" http://localhost/t/page-00/v2/pipeline \
+    -d '{"requests":[{"type":"execute","stmt":{"sql":"CREATE TABLE t (x)"}},{"type":"close"}]}' >/dev/null
 f=$(find "$TD_DATA/tenants" -name 'page-00.db')
 tap_ok "tenant file exists before delete" test -f "$f"
+r=$(td_curl GET /v1/tenants/page-00)
+tap_ok "and the record says materialized" \
+    sh -c "echo '$r' | grep -q '\"materialized\":true'"
 r=$(td_curl DELETE /v1/tenants/page-00)
 tap_is "delete: 200" "${r##* }" 200
 tap_ok "tenant file is gone after delete" test ! -e "$f"
 r=$(td_curl DELETE /v1/tenants/page-00)
 tap_is "delete again: 404" "${r##* }" 404
+r=$(td_curl DELETE /v1/tenants/page-01)
+tap_is "delete of a tenant never opened (no file): 200" "${r##* }" 200
+r=$(td_curl GET /v1/tenants/page-01)
+tap_is "and it is gone" "${r##* }" 404
+tap_is "and no file was made for it" \
+    "$(find "$TD_DATA" -name 'page-01.db*' | wc -l | tr -d ' ')" 0
 
 # Health, status, metrics.
 r=$(td_curl GET /health)
 tap_is "health: 200" "${r##* }" 200
 m=$(curl -s --unix-socket "$TD_SOCK" http://localhost/metrics)
-tap_ok "metrics count tenants" sh -c "echo '$m' | grep -qx 'tenantd_tenants_total 25'"
+tap_ok "metrics count tenants" sh -c "echo '$m' | grep -qx 'tenantd_tenants_total 24'"
 tap_ok "metrics count requests by route and code" \
     sh -c "echo '$m' | grep -q '^tenantd_requests_total{route=\"tenants_create\",code=\"201\"} 26$'"
 tap_ok "metrics have a latency histogram" \
-    sh -c "echo '$m' | grep -q '^tenantd_request_duration_seconds_bucket{route=\"tenants_get\",le=\"+Inf\"} 2$'"
+    sh -c "echo '$m' | grep -q '^tenantd_request_duration_seconds_bucket{route=\"tenants_get\",le=\"+Inf\"} 4$'"
 
 # A second daemon on the same data dir is refused.
 "$TENANTD" -D "$TD_DATA" --socket "$TD_TMP/other.sock" --schemas "$TD_SCHEMAS" >"$TD_TMP/second.log" 2>&1

@@ -19,6 +19,11 @@ await run(async (t, keep) => {
   // A tenant file overwritten with garbage: only that tenant fails.
   await d.admin('POST', '/v1/tenants', { id: 'good' });
   await d.admin('POST', '/v1/tenants', { id: 'broken' });
+  // The first open makes the file; a restart closes it, so the garbage
+  // is met by a cold open.
+  await createClient({ url: `${d.url}/t/broken/` }).execute('SELECT 1');
+  await d.stop();
+  await d.start();
   const file = execFileSync('find', [d.data + '/tenants', '-name', 'broken.db'], { encoding: 'utf8' }).trim();
   writeFileSync(file, Buffer.alloc(65536, 0x5a));
   const good = createClient({ url: `${d.url}/t/good/` });

@@ -6,7 +6,10 @@
  * field, create-if-absent refuses a taken id, deletes are real, listing is
  * ordered and pages without gaps or repeats, the pending set is exactly
  * the tenants caught mid-create or mid-delete, the per-schema counts
- * follow migrations, and everything survives a close and reopen.
+ * follow migrations, and everything survives a close and reopen.  Lazy
+ * creation: records written before the materialized flag existed read as
+ * materialized, a batch of creates commits together with one answer per
+ * record, and marking a file made moves the (schema, version) index.
  *
  * Each test opens its own catalog in a folder under one mkdtemp folder
  * ($TMPDIR or /tmp), removed at the end.  Single-threaded.
@@ -21,6 +24,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -571,6 +575,212 @@ test_large(void)
 	catalog_close(c);
 }
 
+/*
+ * Put (value != NULL) or get raw bytes under key in the "tenants"
+ * database of the catalog in tmp/name, bypassing catalog.c (which must
+ * have closed it).  Returns 0 or -1; a get fills out and *len.
+ */
+static int
+raw(const char *name, const char *key, const void *value, size_t vlen,
+    unsigned char *out, size_t *len)
+{
+	MDB_env	*env = NULL;
+	MDB_txn	*txn = NULL;
+	MDB_dbi	 dbi;
+	MDB_val	 k, v;
+	char	 dir[PATH_MAX];
+	int	 rc = -1;
+
+	snprintf(dir, sizeof dir, "%s/%s", tmp, name);
+	if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 8) != 0 ||
+	    mdb_env_set_mapsize(env, (size_t)8 << 30) != 0 ||
+	    mdb_env_open(env, dir, 0, 0640) != 0 ||
+	    mdb_txn_begin(env, NULL, 0, &txn) != 0 ||
+	    mdb_dbi_open(txn, "tenants", 0, &dbi) != 0)
+		goto out;
+	k.mv_data = (void *)key;
+	k.mv_size = strlen(key);
+	if (value != NULL) {
+		v.mv_data = (void *)value;
+		v.mv_size = vlen;
+		if (mdb_put(txn, dbi, &k, &v, 0) != 0)
+			goto out;
+	} else {
+		if (mdb_get(txn, dbi, &k, &v) != 0 || v.mv_size > *len)
+			goto out;
+		memcpy(out, v.mv_data, v.mv_size);
+		*len = v.mv_size;
+	}
+	rc = mdb_txn_commit(txn) == 0 ? 0 : -1;
+	txn = NULL;
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (env != NULL)
+		mdb_env_close(env);
+	return (rc);
+}
+
+static struct catalog *
+reopen(const char *name)
+{
+	struct catalog	*c = NULL;
+	char		 dir[PATH_MAX], err[256];
+
+	snprintf(dir, sizeof dir, "%s/%s", tmp, name);
+	if (catalog_open(dir, &c, err, sizeof err) != 0) {
+		printf("Bail out! catalog_open %s: %s\n", dir, err);
+		rm_tree(tmp);
+		exit(1);
+	}
+	return (c);
+}
+
+static void
+test_formats(void)
+{
+	/* What every tenantd wrote before lazy creation: format 1. */
+	static const unsigned char v1[] = { 1, TENANT_ACTIVE, 3, 0, 0, 0,
+	    1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0,
+	    5, 'n', 'o', 't', 'e', 's', 0, 0 };
+	unsigned char		 buf[1024], bad[sizeof v1 + 1];
+	struct catalog		*c = open_fresh("formats");
+	struct tenant_rec	 r, got;
+	size_t			 len;
+
+	catalog_close(c);
+	ok(raw("formats", "old", v1, sizeof v1, NULL, NULL) == 0,
+	    "formats: a format-1 record written raw");
+	c = reopen("formats");
+	ok(catalog_get(c, "old", 3, &got) == CATALOG_OK &&
+	    got.materialized == 1 && got.version == 3 &&
+	    strcmp(got.schema, "notes") == 0 && got.created == 1 &&
+	    got.updated == 2 && got.state == TENANT_ACTIVE,
+	    "formats: a format-1 record reads as materialized, fields intact");
+
+	rec_set(&r, "lazy", "notes", 3, TENANT_ACTIVE);
+	r.materialized = 0;
+	is_int(catalog_put(c, &r, 0), CATALOG_OK,
+	    "formats: put unmaterialized");
+	ok(catalog_get(c, "lazy", 4, &got) == CATALOG_OK &&
+	    got.materialized == 0 && got.version == 3,
+	    "formats: unmaterialized round-trips");
+	rec_set(&r, "made", "notes", 3, TENANT_ACTIVE);
+	r.created = 1;
+	r.updated = 2;
+	r.materialized = 1;
+	is_int(catalog_put(c, &r, 0), CATALOG_OK, "formats: put materialized");
+	catalog_close(c);
+
+	len = sizeof buf;
+	ok(raw("formats", "made", NULL, 0, buf, &len) == 0 &&
+	    len == sizeof v1 && memcmp(buf, v1, len) == 0,
+	    "formats: a materialized record is written in format 1, byte for "
+	    "byte (older versions still read it)");
+	len = sizeof buf;
+	ok(raw("formats", "lazy", NULL, 0, buf, &len) == 0 && buf[0] == 2 &&
+	    len == sizeof v1 + 1 && buf[len - 1] == 1,
+	    "formats: an unmaterialized one in format 2 with its flag");
+
+	memcpy(bad, v1, sizeof v1);
+	bad[0] = 2;
+	bad[sizeof v1] = 0x02;		/* a flag unknown here */
+	raw("formats", "future", bad, sizeof bad, NULL, NULL);
+	raw("formats", "short", bad, sizeof v1, NULL, NULL); /* no flags */
+	bad[0] = 3;
+	raw("formats", "fmt3", bad, sizeof bad, NULL, NULL);
+	c = reopen("formats");
+	is_int(catalog_get(c, "future", 6, &got), CATALOG_ERROR,
+	    "formats: unknown flags are refused, not ignored");
+	is_int(catalog_get(c, "short", 5, &got), CATALOG_ERROR,
+	    "formats: format 2 without its flags byte is refused");
+	is_int(catalog_get(c, "fmt3", 4, &got), CATALOG_ERROR,
+	    "formats: an unknown format is refused");
+	catalog_close(c);
+}
+
+static void
+test_batch(void)
+{
+	struct catalog		*c = open_fresh("batch");
+	struct tenant_rec	 recs[4], got;
+	int			 res[4] = { -9, -9, -9, -9 };
+	size_t			 i;
+
+	put(c, "taken", "other", 1, TENANT_ACTIVE);
+	rec_set(&recs[0], "n1", "app", 2, TENANT_ACTIVE);
+	rec_set(&recs[1], "taken", "app", 2, TENANT_ACTIVE);
+	rec_set(&recs[2], "n2", "app", 2, TENANT_ACTIVE);
+	rec_set(&recs[3], "n1", "app", 5, TENANT_ACTIVE);
+	for (i = 0; i < 4; i++)
+		recs[i].materialized = 0;
+	is_int(catalog_create_batch(c, recs, 4, res), CATALOG_OK,
+	    "batch: committed");
+	ok(res[0] == CATALOG_OK && res[1] == CATALOG_EXISTS &&
+	    res[2] == CATALOG_OK && res[3] == CATALOG_EXISTS,
+	    "batch: one answer each; a taken id and a repeat in the batch "
+	    "are EXISTS");
+	ok(catalog_get(c, "n1", 2, &got) == CATALOG_OK && got.version == 2 &&
+	    got.materialized == 0, "batch: the first n1 won, unmaterialized");
+	ok(catalog_get(c, "taken", 5, &got) == CATALOG_OK &&
+	    strcmp(got.schema, "other") == 0, "batch: the taken id unchanged");
+	is_int(count_schema(c, "app", 2), 2, "batch: index has n1 and n2");
+	is_int(count_schema(c, "app", 5), 0, "batch: no entry for the repeat");
+	ok(pending_is(c, (const char *[]){ NULL }),
+	    "batch: nothing pending (active from the start)");
+	is_int(catalog_create_batch(c, recs, 0, res), CATALOG_OK,
+	    "batch: an empty batch is fine");
+	catalog_close(c);
+}
+
+static void
+test_materialize(void)
+{
+	struct catalog		*c = open_fresh("materialize");
+	struct catalog_version	 cv;
+	struct tenant_rec	 r, got;
+
+	rec_set(&r, "u", "app", 2, TENANT_ACTIVE);
+	r.materialized = 0;
+	catalog_put(c, &r, 0);
+	memset(&cv, 0, sizeof cv);
+	strlcpy_x(cv.id, "u", sizeof cv.id);
+	cv.version = 3;
+	cv.unmade_only = 1;
+	is_int(catalog_set_versions(c, &cv, 1), CATALOG_OK,
+	    "materialize: raise an unmade record");
+	ok(catalog_get(c, "u", 1, &got) == CATALOG_OK && got.version == 3 &&
+	    !got.materialized, "materialize: raised, still unmade");
+	is_int(catalog_set_materialized(c, "u", 3), CATALOG_OK,
+	    "materialize: mark made at 3");
+	ok(catalog_get(c, "u", 1, &got) == CATALOG_OK && got.version == 3 &&
+	    got.materialized, "materialize: made at 3");
+	cv.version = 4;
+	catalog_set_versions(c, &cv, 1);
+	ok(catalog_get(c, "u", 1, &got) == CATALOG_OK && got.version == 3,
+	    "materialize: an unmade_only raise leaves a made record alone");
+	cv.unmade_only = 0;
+	catalog_set_versions(c, &cv, 1);
+	ok(catalog_get(c, "u", 1, &got) == CATALOG_OK && got.version == 4 &&
+	    got.materialized, "materialize: a plain update still applies");
+	is_int(catalog_set_materialized(c, "u", 1), CATALOG_OK,
+	    "materialize: mark made at the file's version 1");
+	ok(catalog_get(c, "u", 1, &got) == CATALOG_OK && got.version == 1,
+	    "materialize: the file's version wins");
+	ok(count_schema(c, "app", 1) == 1 && count_schema(c, "app", 4) == 0,
+	    "materialize: the index moved with it");
+	is_int(catalog_set_materialized(c, "nobody", 0), CATALOG_NOTFOUND,
+	    "materialize: a missing tenant is NOTFOUND");
+	rec_set(&r, "going", "app", 2, TENANT_DELETING);
+	r.materialized = 0;
+	catalog_put(c, &r, 0);
+	is_int(catalog_set_materialized(c, "going", 2), CATALOG_NOTFOUND,
+	    "materialize: a tenant being deleted is NOTFOUND");
+	ok(catalog_get(c, "going", 5, &got) == CATALOG_OK &&
+	    !got.materialized, "materialize: and is left as it was");
+	catalog_close(c);
+}
+
 int
 main(void)
 {
@@ -591,6 +801,9 @@ main(void)
 	test_reopen();
 	test_open_errors();
 	test_large();
+	test_formats();
+	test_batch();
+	test_materialize();
 
 	rm_tree(tmp);
 	return (tap_done());
