@@ -88,8 +88,10 @@ open_like_daemon(const char *path, const char *pragmas)
 	sqlite3	*db = NULL;
 	int	 one = 1;
 
+	/* The daemon opens tenants with the unix-excl VFS (exec_open). */
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE, NULL) != SQLITE_OK)
+	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE, "unix-excl") !=
+	    SQLITE_OK)
 		die("open", db);
 	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
 	sqlite3_extended_result_codes(db, 1);

@@ -21,6 +21,7 @@
  */
 #include "config.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,15 @@
 
 /* At most this many requests ride behind one in a batch (cache_kick). */
 #define CACHE_BATCH_MAX	32
+
+/*
+ * A handle idle this long gives its page cache back (sqlite3_db_release_
+ * memory on a worker); at most CACHE_TRIM_PER_TICK handles per tick.  An
+ * idle handle then holds little more than its connection, schema, WAL
+ * index and prepared statements.
+ */
+#define CACHE_TRIM_AFTER_US	1000000
+#define CACHE_TRIM_PER_TICK	1024
 
 struct cache_stats	 cache_stats;
 _Atomic long		 cache_open_handles;
@@ -240,9 +250,87 @@ cache_job_done(struct job *j)
 			TAILQ_INSERT_HEAD(&queued, b, qentry);
 		TAILQ_INSERT_HEAD(&h->jobs, b, entry);
 	}
+	h->idle_since = time_mono_us();
+	h->trimmed = 0;
 	cache_kick(h);
 	cache_reap(h);
 	cache_wake_waiters();
+}
+
+static int	 trims_running;
+
+/* Return the heap pages the trims freed to the system (a worker). */
+static void
+malloc_trim_run(struct job *j)
+{
+	malloc_trim(0);
+}
+
+static void
+malloc_trim_done(struct job *j)
+{
+	free(j);
+}
+
+static void
+trim_run(struct job *j)
+{
+	struct handle	*h = j->arg;
+
+	if (h->db != NULL)
+		sqlite3_db_release_memory(h->db);
+}
+
+static void
+trim_done(struct job *j)
+{
+	struct handle	*h = j->arg;
+
+	free(j);
+	h->running = NULL;
+	h->trimmed = 1;
+	cache_stats.trims++;
+	lru_unpin_old(&table, &h->le);	/* stays least recently used */
+	if (--trims_running == 0) {
+		/* Freed chunks stay in malloc's heap, counted in RSS, until
+		 * trimmed: once per round of trims. */
+		j = xcalloc(1, sizeof *j);
+		j->run = malloc_trim_run;
+		j->done = malloc_trim_done;
+		worker_push(j);
+	}
+	cache_kick(h);
+	cache_reap(h);
+	cache_wake_waiters();
+}
+
+/* Give back the page cache of handles idle for a while (cache_tick). */
+static void
+cache_trim_idle(uint64_t now)
+{
+	struct lru_entry	*e, *prev;
+	struct handle		*h;
+	struct job		*j;
+	int			 n = 0;
+
+	for (e = TAILQ_LAST(&table.idle, lru_list); e != NULL &&
+	    n < CACHE_TRIM_PER_TICK; e = prev) {
+		prev = TAILQ_PREV(e, lru_list, idle);
+		h = (struct handle *)e;
+		if (!h->trimmed && now - h->idle_since < CACHE_TRIM_AFTER_US)
+			break;		/* the rest were used more recently */
+		if (h->trimmed || h->db == NULL || h->running != NULL)
+			continue;
+		j = xcalloc(1, sizeof *j);
+		j->run = trim_run;
+		j->done = trim_done;
+		j->arg = h;
+		lru_pin(&table, e);	/* not a victim while it runs */
+		h->running = j;
+		trims_running++;
+		worker_push(j);
+		n++;
+	}
 }
 
 /*
@@ -372,6 +460,7 @@ cache_tick(void)
 		cache_fail_job(j, 503, "UNAVAILABLE", "every tenant handle is "
 		    "busy (raise --max-open); try again");
 	}
+	cache_trim_idle(now);
 }
 
 /*

@@ -151,6 +151,22 @@ lru_unpin(struct lru *l, struct lru_entry *e)
 	}
 }
 
+/*
+ * lru_unpin for a use that should not count as one (background upkeep of
+ * an idle entry): at zero, e goes back to the least recently used end.
+ */
+void
+lru_unpin_old(struct lru *l, struct lru_entry *e)
+{
+	if (e->pins <= 0)
+		fatalx("lru_unpin_old: %s not pinned", e->key);
+	if (--e->pins == 0 && lru_find(l, e->key, e->keylen) == e) {
+		TAILQ_INSERT_TAIL(&l->idle, e, idle);
+		e->in_idle = 1;
+		l->nidle++;
+	}
+}
+
 /* The least recently used unpinned entry, or NULL if all are pinned. */
 struct lru_entry *
 lru_victim(struct lru *l)

@@ -101,6 +101,11 @@ metrics_render(struct buf *b)
 	    "# TYPE tenantd_batched_requests_total counter\n"
 	    "tenantd_batched_requests_total %llu\n",
 	    (unsigned long long)cache_stats.batched);
+	buf_addf(b, "# HELP tenantd_cache_trims_total Idle handles that "
+	    "gave their page cache back.\n"
+	    "# TYPE tenantd_cache_trims_total counter\n"
+	    "tenantd_cache_trims_total %llu\n",
+	    (unsigned long long)cache_stats.trims);
 	buf_addf(b, "# HELP tenantd_tenants_total Tenants in the catalog.\n"
 	    "# TYPE tenantd_tenants_total gauge\ntenantd_tenants_total %zu\n",
 	    catalog_count(server_catalog));
