@@ -32,13 +32,15 @@
 #define CACHE_BATCH_MAX	32
 
 /*
- * A handle idle this long gives its page cache back (sqlite3_db_release_
- * memory on a worker); at most CACHE_TRIM_PER_TICK handles per tick.  An
- * idle handle then holds little more than its connection, schema, WAL
- * index and prepared statements.
+ * A handle idle for --idle-release seconds gives its page cache back
+ * (sqlite3_db_release_memory on a worker); at most CACHE_TRIM_PER_TICK
+ * handles per tick.  An idle handle then holds little more than its
+ * connection, schema, WAL index and prepared statements.  The heap is
+ * trimmed at most every CACHE_MALLOC_TRIM_US: malloc_trim walks every
+ * free chunk and the pages it returns fault back in when reused.
  */
-#define CACHE_TRIM_AFTER_US	1000000
 #define CACHE_TRIM_PER_TICK	1024
+#define CACHE_MALLOC_TRIM_US	10000000
 
 struct cache_stats	 cache_stats;
 _Atomic long		 cache_open_handles;
@@ -258,6 +260,8 @@ cache_job_done(struct job *j)
 }
 
 static int	 trims_running;
+static int	 trims_since_malloc_trim;
+static uint64_t	 last_malloc_trim;
 
 /* Return the heap pages the trims freed to the system (a worker). */
 static void
@@ -291,9 +295,13 @@ trim_done(struct job *j)
 	h->trimmed = 1;
 	cache_stats.trims++;
 	lru_unpin_old(&table, &h->le);	/* stays least recently used */
-	if (--trims_running == 0) {
+	trims_since_malloc_trim++;
+	if (--trims_running == 0 && (last_malloc_trim == 0 ||
+	    time_mono_us() - last_malloc_trim >= CACHE_MALLOC_TRIM_US)) {
 		/* Freed chunks stay in malloc's heap, counted in RSS, until
-		 * trimmed: once per round of trims. */
+		 * trimmed. */
+		last_malloc_trim = time_mono_us();
+		trims_since_malloc_trim = 0;
 		j = xcalloc(1, sizeof *j);
 		j->run = malloc_trim_run;
 		j->done = malloc_trim_done;
@@ -311,13 +319,26 @@ cache_trim_idle(uint64_t now)
 	struct lru_entry	*e, *prev;
 	struct handle		*h;
 	struct job		*j;
+	uint64_t		 after = (uint64_t)cfg.idle_release_s * 1000000;
 	int			 n = 0;
 
+	if (cfg.idle_release_s == 0)
+		return;
+	if (trims_running == 0 && trims_since_malloc_trim > 0 &&
+	    now - last_malloc_trim >= CACHE_MALLOC_TRIM_US) {
+		/* Trims done since the last heap trim: one now. */
+		last_malloc_trim = now;
+		trims_since_malloc_trim = 0;
+		j = xcalloc(1, sizeof *j);
+		j->run = malloc_trim_run;
+		j->done = malloc_trim_done;
+		worker_push(j);
+	}
 	for (e = TAILQ_LAST(&table.idle, lru_list); e != NULL &&
 	    n < CACHE_TRIM_PER_TICK; e = prev) {
 		prev = TAILQ_PREV(e, lru_list, idle);
 		h = (struct handle *)e;
-		if (!h->trimmed && now - h->idle_since < CACHE_TRIM_AFTER_US)
+		if (!h->trimmed && now - h->idle_since < after)
 			break;		/* the rest were used more recently */
 		if (h->trimmed || h->db == NULL || h->running != NULL)
 			continue;

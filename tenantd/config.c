@@ -41,6 +41,7 @@ config_defaults(void)
 	cfg.queue_wait_ms = 30000;
 	cfg.busy_timeout_ms = 5000;
 	cfg.cache_kib = 256;
+	cfg.idle_release_s = 10;
 	cfg.http_timeout_s = 30;
 	cfg.max_conns = 10000;
 }
@@ -70,6 +71,8 @@ config_usage(void)
 "      --busy-timeout MS    SQLite busy timeout (default 5000)\n"
 "      --synchronous MODE   normal (default) or full\n"
 "      --cache-kib N        page cache per handle in KiB (default 256)\n"
+"      --idle-release S     a handle idle S seconds gives its page cache back\n"
+"                           (default 10; 0: never)\n"
 "      --http-timeout S     idle and slow-client timeout (default 30)\n"
 "      --max-conns N        client connections at most (default 10000)\n"
 "      --no-auth            serve TCP without tokens (local development)\n"
@@ -154,6 +157,7 @@ config_parse(int argc, char **argv)
 {
 	enum { O_SOCKGROUP = 256, O_SCHEMAS, O_DEFSCHEMA, O_MAXOPEN, O_WORKERS,
 	    O_MAXBODY, O_MAXRESP, O_STREAMTO, O_HWAIT, O_BUSY, O_SYNC, O_CACHE,
+	    O_IDLEREL,
 	    O_HTTPTO, O_MAXCONNS, O_NOAUTH, O_READY, O_MAXIMPORT, O_MAXTENANT,
 	    O_STMTTO, O_RESTORE, O_QWAIT };
 	static const struct option longopts[] = {
@@ -176,6 +180,7 @@ config_parse(int argc, char **argv)
 		{ "busy-timeout", required_argument, NULL, O_BUSY },
 		{ "synchronous", required_argument, NULL, O_SYNC },
 		{ "cache-kib", required_argument, NULL, O_CACHE },
+		{ "idle-release", required_argument, NULL, O_IDLEREL },
 		{ "http-timeout", required_argument, NULL, O_HTTPTO },
 		{ "max-conns", required_argument, NULL, O_MAXCONNS },
 		{ "no-auth", no_argument, NULL, O_NOAUTH },
@@ -288,6 +293,11 @@ config_parse(int argc, char **argv)
 			if (parse_num("--cache-kib", optarg, 16, 1 << 20, &v))
 				return (-1);
 			cfg.cache_kib = (int)v;
+			break;
+		case O_IDLEREL:
+			if (parse_num("--idle-release", optarg, 0, 86400, &v))
+				return (-1);
+			cfg.idle_release_s = (int)v;
 			break;
 		case O_HTTPTO:
 			if (parse_num("--http-timeout", optarg, 1, 3600, &v))

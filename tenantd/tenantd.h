@@ -57,6 +57,7 @@ struct config {
 	int		 busy_timeout_ms;
 	int		 synchronous_full;
 	int		 cache_kib;
+	int		 idle_release_s;	/* 0: keep page caches */
 	int		 no_auth;
 	int		 http_timeout_s;
 	int		 max_conns;

@@ -6,7 +6,7 @@ import { run, startDaemon } from './lib.mjs';
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 
 await run(async (t, keep) => {
-  const d = await startDaemon(['--cache-kib', '1024']);
+  const d = await startDaemon(['--cache-kib', '1024', '--idle-release', '1']);
   keep(d);
   const pipeline = async (id, sql) => {
     const res = await fetch(`${d.url}/t/${id}/v2/pipeline`, {
