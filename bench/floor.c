@@ -76,8 +76,52 @@ die(const char *what, sqlite3 *db)
 }
 
 /*
- * Open like tenantd's exec_open(): flags, options and PRAGMAs, and the -wal
- * and -shm files kept across close (SQLITE_FCNTL_PERSIST_WAL, emptied by
+ * The daemon's VFS (tenantd/vfs.c): unix-excl, with absolute names taken
+ * as their own full path instead of lstat()ing every component.
+ */
+static sqlite3_vfs	 floor_vfs;
+static sqlite3_vfs	*excl_vfs;
+
+static int
+floor_vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file,
+    int flags, int *out_flags)
+{
+	(void)vfs;
+	return (excl_vfs->xOpen(excl_vfs, name, file, flags, out_flags));
+}
+
+static int
+floor_vfs_full_pathname(sqlite3_vfs *vfs, const char *name, int nout,
+    char *out)
+{
+	size_t	n = strlen(name);
+
+	(void)vfs;
+	if (name[0] != '/')
+		return (excl_vfs->xFullPathname(excl_vfs, name, nout, out));
+	if (nout < 0 || n >= (size_t)nout)
+		return (SQLITE_CANTOPEN);
+	memcpy(out, name, n + 1);
+	return (SQLITE_OK);
+}
+
+static void
+floor_vfs_init(void)
+{
+	if ((excl_vfs = sqlite3_vfs_find("unix-excl")) == NULL)
+		die("no unix-excl VFS", NULL);
+	floor_vfs = *excl_vfs;
+	floor_vfs.pNext = NULL;
+	floor_vfs.zName = "floor";
+	floor_vfs.xOpen = floor_vfs_open;
+	floor_vfs.xFullPathname = floor_vfs_full_pathname;
+	if (sqlite3_vfs_register(&floor_vfs, 0) != SQLITE_OK)
+		die("sqlite3_vfs_register", NULL);
+}
+
+/*
+ * Open like tenantd's exec_open(): VFS, flags, options and PRAGMAs, and
+ * the -wal file kept across close (SQLITE_FCNTL_PERSIST_WAL, emptied by
  * journal_size_limit=0), so a cold open does the same file system work.
  * (The daemon's authorizer, limits, quota and progress handler are its own
  * overhead and stay out of the floor.)
@@ -88,9 +132,9 @@ open_like_daemon(const char *path, const char *pragmas)
 	sqlite3	*db = NULL;
 	int	 one = 1;
 
-	/* The daemon opens tenants with the unix-excl VFS (exec_open). */
+	/* The daemon's VFS: unix-excl without path resolution (vfs.c). */
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE, "unix-excl") !=
+	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE, "floor") !=
 	    SQLITE_OK)
 		die("open", db);
 	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
@@ -321,6 +365,7 @@ main(int argc, char **argv)
 			make_file(path);
 		}
 	}
+	floor_vfs_init();
 	printf("floor sqlite_version %s\n", sqlite3_libversion());
 	snprintf(path, sizeof path, "%s/f0.db", argv[1]);
 	if (wanted(tests, "hot"))

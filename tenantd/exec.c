@@ -421,10 +421,11 @@ exec_open(struct handle *h, char *err, size_t errlen)
 	 * -shm file.  Connections inside tenantd still coordinate as usual;
 	 * other processes cannot open a tenant while it is cached (they get
 	 * "database is locked").  It saves a descriptor and an mmap per
-	 * handle and two fcntl calls per transaction.
+	 * handle and two fcntl calls per transaction.  TENANT_VFS is
+	 * unix-excl without the path resolution (vfs.c).
 	 */
 	rc = sqlite3_open_v2(h->path, &h->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE, "unix-excl");
+	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE, TENANT_VFS);
 	if (rc != SQLITE_OK) {
 		if (rec.materialized && stat(h->path, &sb) == -1 &&
 		    errno == ENOENT)

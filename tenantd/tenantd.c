@@ -140,7 +140,7 @@ main(int argc, char **argv)
 	struct event	*sigs[4];
 	struct timeval	 tv = { 0, TICK_MS * 1000 };
 	struct schema	*def;
-	char		 err[512], bound[300], *dir;
+	char		 err[512], bound[300], *dir, *abs;
 	int		 rc, lockfd, i;
 	const int	 signos[4] = { SIGTERM, SIGINT, SIGHUP, 0 };
 
@@ -159,6 +159,14 @@ main(int argc, char **argv)
 		log_warn("data dir %s", cfg.data_dir);
 		return (1);
 	}
+	/* Tenant paths are built from it and handed to SQLite as full
+	 * paths (vfs.c): absolute, without symlinks. */
+	if ((abs = realpath(cfg.data_dir, NULL)) == NULL) {
+		log_warn("data dir %s", cfg.data_dir);
+		return (1);
+	}
+	free(cfg.data_dir);
+	cfg.data_dir = abs;
 	xasprintf(&dir, "%s/tenants", cfg.data_dir);
 	if (mkdir(dir, 0750) == -1 && errno != EEXIST) {
 		log_warn("%s", dir);
@@ -182,6 +190,11 @@ main(int argc, char **argv)
 	sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
 	if (sqlite3_initialize() != SQLITE_OK) {
 		log_warnx("sqlite3_initialize failed");
+		return (1);
+	}
+	if (vfs_init() != 0) {
+		log_warnx("cannot register the tenant VFS (SQLite without "
+		    "unix-excl?)");
 		return (1);
 	}
 

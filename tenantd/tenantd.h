@@ -318,6 +318,10 @@ void		 worker_stop(void);
 int		 worker_count(void);
 size_t		 worker_inflight(void);
 
+/* vfs.c: unix-excl with full paths taken as given (tenant files). */
+#define TENANT_VFS	"tenantd"
+int		 vfs_init(void);
+
 /* cache.c: the LRU handle cache and per-tenant job queues.  [loop] */
 struct stmt_slot {
 	char		*sql;

@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -44,7 +45,7 @@ static struct event	*done_ev;
 
 static pthread_t	*workers;
 static int		 nworkers;
-static size_t		 inflight;	/* [loop] pushed, not yet done */
+static _Atomic size_t	 inflight;	/* pushed, not yet done */
 
 /*
  * Run the jobs batched behind j on the same handle (cache_kick), in order,
@@ -70,6 +71,38 @@ worker_run_batch(struct job *j)
 	}
 }
 
+/*
+ * Before sleeping, a worker may watch the run queue for a moment: on a
+ * quiet daemon the next request of a client (or the next step of its
+ * transaction) comes back within WORKER_SPIN_US and is picked up without
+ * the futex wake-up and context switch, tens of microseconds on a VM
+ * (bench: a cold request at one connection, p50 167 -> 101 us).  Only
+ * when the daemon has at most the job just finished in flight and no
+ * other worker is running one, and one worker at a time: with more going
+ * on, spinning takes CPU from the loop and the other workers (measured at
+ * half of peak throughput: p50 180 -> 320 us when idle workers spun).
+ */
+#define WORKER_SPIN_US	50
+
+static _Atomic int	 spinning;
+static _Atomic int	 running;	/* workers inside a job */
+
+static void
+worker_spin(void)
+{
+	uint64_t	 until;
+	int		 zero = 0;
+
+	if (atomic_load(&running) != 0 || atomic_load(&inflight) > 1 ||
+	    !atomic_compare_exchange_strong(&spinning, &zero, 1))
+		return;
+	until = time_mono_us() + WORKER_SPIN_US;
+	while (__atomic_load_n(&TAILQ_FIRST(&runq), __ATOMIC_RELAXED) ==
+	    NULL && time_mono_us() < until)
+		__builtin_ia32_pause();
+	atomic_store(&spinning, 0);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -78,6 +111,7 @@ worker_main(void *arg)
 	int		 wake;
 
 	for (;;) {
+		worker_spin();
 		pthread_mutex_lock(&runq_mtx);
 		while (TAILQ_EMPTY(&runq) && !runq_stop) {
 			runq_idle++;
@@ -91,6 +125,7 @@ worker_main(void *arg)
 		j = TAILQ_FIRST(&runq);
 		TAILQ_REMOVE(&runq, j, entry);
 		pthread_mutex_unlock(&runq_mtx);
+		atomic_fetch_add(&running, 1);
 
 		/* An evicted handle's connection closes before the new one
 		 * opens, so open files never exceed the cap. */
@@ -107,6 +142,7 @@ worker_main(void *arg)
 		wake = TAILQ_EMPTY(&doneq);
 		TAILQ_INSERT_TAIL(&doneq, j, entry);
 		pthread_mutex_unlock(&doneq_mtx);
+		atomic_fetch_sub(&running, 1);
 		while (wake && write(done_fd, &one, sizeof one) == -1) {
 			if (errno != EINTR && errno != EAGAIN)
 				fatal("worker: eventfd write");
