@@ -74,6 +74,9 @@ config_usage(void)
 "      --cache-kib N        page cache per handle in KiB (default 256)\n"
 "      --idle-release S     a handle idle S seconds gives its page cache back\n"
 "                           (default 10; 0: never)\n"
+"      --shared-files       let other processes (Litestream, sqlite3) open tenant\n"
+"                           files while tenantd has them open (costs a descriptor\n"
+"                           per handle and two fcntl calls per transaction)\n"
 "      --http-timeout S     idle and slow-client timeout (default 30)\n"
 "      --max-conns N        client connections at most (default 10000)\n"
 "      --no-auth            serve TCP without tokens (local development)\n"
@@ -115,7 +118,7 @@ parse_num(const char *opt, const char *s, long long min, long long max,
 /*
  * The default cap: what the fd limit allows at 2 fds per handle (the
  * database and its -wal; the unix-excl VFS keeps the WAL index in memory,
- * so there is no -shm descriptor).
+ * so there is no -shm descriptor), or 3 with --shared-files.
  */
 int
 config_default_max_open(void)
@@ -125,7 +128,7 @@ config_default_max_open(void)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return (256);
-	n = ((long long)rl.rlim_cur - 128) / 2;
+	n = ((long long)rl.rlim_cur - 128) / (cfg.shared_files ? 3 : 2);
 	if (n < 16)
 		n = 16;
 	if (n > 100000)
@@ -158,7 +161,7 @@ config_parse(int argc, char **argv)
 {
 	enum { O_SOCKGROUP = 256, O_SCHEMAS, O_DEFSCHEMA, O_MAXOPEN, O_WORKERS,
 	    O_MAXBODY, O_MAXRESP, O_STREAMTO, O_HWAIT, O_BUSY, O_SYNC, O_CACHE,
-	    O_IDLEREL,
+	    O_IDLEREL, O_SHARED,
 	    O_HTTPTO, O_MAXCONNS, O_NOAUTH, O_READY, O_MAXIMPORT, O_MAXTENANT,
 	    O_STMTTO, O_RESTORE, O_QWAIT };
 	static const struct option longopts[] = {
@@ -182,6 +185,7 @@ config_parse(int argc, char **argv)
 		{ "synchronous", required_argument, NULL, O_SYNC },
 		{ "cache-kib", required_argument, NULL, O_CACHE },
 		{ "idle-release", required_argument, NULL, O_IDLEREL },
+		{ "shared-files", no_argument, NULL, O_SHARED },
 		{ "http-timeout", required_argument, NULL, O_HTTPTO },
 		{ "max-conns", required_argument, NULL, O_MAXCONNS },
 		{ "no-auth", no_argument, NULL, O_NOAUTH },
@@ -299,6 +303,9 @@ config_parse(int argc, char **argv)
 			if (parse_num("--idle-release", optarg, 0, 86400, &v))
 				return (-1);
 			cfg.idle_release_s = (int)v;
+			break;
+		case O_SHARED:
+			cfg.shared_files = 1;
 			break;
 		case O_HTTPTO:
 			if (parse_num("--http-timeout", optarg, 1, 3600, &v))

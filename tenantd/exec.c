@@ -420,7 +420,7 @@ exec_open(struct handle *h, char *err, size_t errlen)
 	 * closes, and the WAL index lives in process memory instead of a
 	 * -shm file.  Connections inside tenantd still coordinate as usual;
 	 * other processes cannot open a tenant while it is cached (they get
-	 * "database is locked").  It saves a descriptor and an mmap per
+	 * "database is locked"; --shared-files uses the plain unix VFS).  It saves a descriptor and an mmap per
 	 * handle and two fcntl calls per transaction.  TENANT_VFS is
 	 * unix-excl without the path resolution (vfs.c).
 	 */

@@ -58,6 +58,7 @@ struct config {
 	int		 synchronous_full;
 	int		 cache_kib;
 	int		 idle_release_s;	/* 0: keep page caches */
+	int		 shared_files;	/* unix VFS, not unix-excl */
 	int		 no_auth;
 	int		 http_timeout_s;
 	int		 max_conns;
@@ -318,7 +319,8 @@ void		 worker_stop(void);
 int		 worker_count(void);
 size_t		 worker_inflight(void);
 
-/* vfs.c: unix-excl with full paths taken as given (tenant files). */
+/* vfs.c: unix-excl (or unix: --shared-files) with full paths taken as
+ * given (tenant files). */
 #define TENANT_VFS	"tenantd"
 int		 vfs_init(void);
 

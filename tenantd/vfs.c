@@ -1,8 +1,8 @@
 /*
  * vfs.c: the SQLite VFS tenant handles are opened with.
  *
- * It is SQLite's own unix-excl VFS (exec_open explains why) with one
- * method replaced.  SQLite turns every database name into a full path by
+ * It is SQLite's own unix-excl VFS (exec_open explains why), or its plain
+ * unix VFS with --shared-files, with one method replaced.  SQLite turns every database name into a full path by
  * lstat()ing each of its components, twice per open (once for the b-tree,
  * once for the pager): 24 stat calls per cold open at tenantd's usual
  * depth.  Tenant paths are built by tenantd from the data dir, which is
@@ -12,7 +12,7 @@
  * xFullPathname.
  *
  * unix-excl recognises itself by its name when a file is opened (that is
- * what makes its locks exclusive), so xOpen is passed unix-excl's own
+ * what makes its locks exclusive), so xOpen is passed the base's own
  * sqlite3_vfs; the files it opens carry their own methods.  The other
  * methods do not look at the VFS they are called through.
  */
@@ -45,11 +45,16 @@ vfs_full_pathname(sqlite3_vfs *vfs, const char *name, int nout, char *out)
 	return (SQLITE_OK);
 }
 
-/* Register TENANT_VFS.  Once, before any tenant is opened. */
+/*
+ * Register TENANT_VFS.  Once, before any tenant is opened.  With
+ * --shared-files the base is SQLite's plain unix VFS: shared locks and a
+ * -shm file, so other processes can open tenants beside tenantd.
+ */
 int
 vfs_init(void)
 {
-	if ((base_vfs = sqlite3_vfs_find("unix-excl")) == NULL)
+	if ((base_vfs = sqlite3_vfs_find(cfg.shared_files ? "unix" :
+	    "unix-excl")) == NULL)
 		return (-1);
 	tenant_vfs = *base_vfs;
 	tenant_vfs.pNext = NULL;
