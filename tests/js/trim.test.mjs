@@ -39,16 +39,20 @@ await run(async (t, keep) => {
     if (i > 6000) throw new Error('idle handles were never trimmed');
     await new Promise((res) => setTimeout(res, 20));
   }
-  // The heap is returned by a job queued after the last trim; one more
-  // request to another tenant is enough to let it run.
-  await d.admin('GET', '/health');
-  let after = rssKiB(d.pid);
-  for (let i = 0; full - after < 8 * 1024 && i < 500; i++) {
-    await new Promise((res) => setTimeout(res, 20));
-    after = rssKiB(d.pid);
+  // The heap is returned by a job queued after the last trim (malloc_trim).
+  // Under AddressSanitizer (tests/extra.sh asan) malloc is ASan's, which
+  // quarantines what is freed: RSS says nothing there.
+  if (process.env.ASAN_OPTIONS !== undefined) {
+    console.log('# skipped under ASan: the RSS check (ASan replaces malloc)');
+  } else {
+    let after = rssKiB(d.pid);
+    for (let i = 0; full - after < 8 * 1024 && i < 500; i++) {
+      await new Promise((res) => setTimeout(res, 20));
+      after = rssKiB(d.pid);
+    }
+    t.ok(full - after >= 8 * 1024,
+      `RSS fell by ${full - after} KiB once the ${N} idle handles gave their page cache back (${full} -> ${after} KiB)`);
   }
-  t.ok(full - after >= 8 * 1024,
-    `RSS fell by ${full - after} KiB once the ${N} idle handles gave their page cache back (${full} -> ${after} KiB)`);
   const m = await d.metrics();
   t.is(m.tenantd_open_handles, N, 'the trimmed handles stay open (no reopen on the next request)');
   let ok = 0;
