@@ -56,6 +56,12 @@ int		 b64url_decode(const char *, size_t, unsigned char *, size_t,
 		     size_t *);
 size_t		 b64url_encode(const unsigned char *, size_t, char *);
 
+/* fsutil.c: durable file system changes */
+#include <sys/types.h>
+int		 fsync_path(const char *, int);
+int		 fsync_parent(const char *);
+int		 mkdir_parent(const char *, mode_t);
+
 /* timeutil.c */
 uint64_t	 time_now_ms(void);
 uint64_t	 time_mono_us(void);

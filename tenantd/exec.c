@@ -240,32 +240,6 @@ exec_persist_wal(sqlite3 *db)
 	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
 }
 
-static int
-fsync_path(const char *path, int dir)
-{
-	int	fd, rc;
-
-	if ((fd = open(path, (dir ? O_DIRECTORY : 0) | O_RDONLY |
-	    O_CLOEXEC)) == -1)
-		return (-1);
-	rc = fsync(fd);
-	close(fd);
-	return (rc);
-}
-
-/* The folder part of path into dir; 0, or -1 if path has none. */
-static int
-dir_of(const char *path, char *dir, size_t size)
-{
-	char	*slash;
-
-	strlcpy_x(dir, path, size);
-	if ((slash = strrchr(dir, '/')) == NULL)
-		return (-1);
-	*slash = '\0';
-	return (0);
-}
-
 /* Remove a database and the journal, WAL and shm files SQLite may leave. */
 static void
 unlink_db(const char *path)
@@ -315,7 +289,7 @@ exec_materialize(struct handle *h, const struct tenant_rec *rec, char *err,
     size_t errlen)
 {
 	const struct migrate_set	*set = NULL;
-	char				 tmp[1100], dir[1024], top[1024];
+	char				 tmp[1100];
 
 	if (rec->schema[0] != '\0') {
 		if (h->set == NULL || strcmp(h->schema, rec->schema) != 0) {
@@ -338,17 +312,8 @@ exec_materialize(struct handle *h, const struct tenant_rec *rec, char *err,
 		    rec->schema[0] ? rec->schema : "(none)");
 		return (-1);
 	}
-	if (dir_of(h->path, dir, sizeof dir) != 0 ||
-	    dir_of(dir, top, sizeof top) != 0)
-		fatalx("exec_materialize: bad path %s", h->path);
-	if (mkdir(dir, 0750) == 0) {
-		/* A new shard folder: its own entry must be durable too. */
-		if (fsync_path(top, 1) == -1) {
-			snprintf(err, errlen, "fsync of %s failed: %s", top,
-			    strerror(errno));
-			return (-1);
-		}
-	} else if (errno != EEXIST) {
+	/* A new shard folder: its own entry must be durable too. */
+	if (mkdir_parent(h->path, 0750) == -1) {
 		snprintf(err, errlen, "cannot create the tenant's folder: %s",
 		    strerror(errno));
 		return (-1);
@@ -370,7 +335,7 @@ exec_materialize(struct handle *h, const struct tenant_rec *rec, char *err,
 	}
 	/* EEXIST: a file is there after all; it is opened as it is. */
 	unlink_db(tmp);
-	if (fsync_path(dir, 1) == -1) {
+	if (fsync_parent(h->path) == -1) {
 		snprintf(err, errlen, "fsync of the tenant's folder failed: %s",
 		    strerror(errno));
 		return (-1);

@@ -62,41 +62,6 @@ import_progress(void *arg)
 	return (time_mono_us() > *(uint64_t *)arg);
 }
 
-static int
-fsync_path(const char *path, int dir)
-{
-	int	fd, rc;
-
-	if ((fd = open(path, (dir ? O_DIRECTORY : 0) | O_RDONLY |
-	    O_CLOEXEC)) == -1)
-		return (-1);
-	rc = fsync(fd);
-	close(fd);
-	return (rc);
-}
-
-/* Create path's shard folder if needed, durably (its parent fsynced). */
-static void
-import_mkdir_shard(const char *path)
-{
-	char	dir[1024], *slash;
-
-	strlcpy_x(dir, path, sizeof dir);
-	if ((slash = strrchr(dir, '/')) == NULL)
-		return;
-	*slash = '\0';
-	if (mkdir(dir, 0750) == -1) {
-		if (errno != EEXIST)
-			log_warn("%s", dir);
-		return;
-	}
-	if ((slash = strrchr(dir, '/')) != NULL) {
-		*slash = '\0';
-		if (fsync_path(dir, 1) == -1)
-			log_warn("fsync %s", dir);
-	}
-}
-
 static void
 import_fail(struct job *j, int status, const char *code, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));
@@ -349,7 +314,9 @@ import_run(struct job *j)
 			log_warn("%s", p2);
 	}
 	/* A new tenant, or one never opened, may be first in its shard. */
-	import_mkdir_shard(path);
+	/* Create the shard folder if needed, durably. */
+	if (mkdir_parent(path, 0750) == -1)
+		log_warn("the folder of %s", path);
 	crash_point("import-before-rename");
 	if (rename(tmp, path) == -1) {
 		import_fail(j, 500, "IMPORT_FAILED", "cannot move the new file "

@@ -72,23 +72,6 @@ struct tenant_op {
 	struct tenant_rec	 rec;
 };
 
-static int
-fsync_dir_of(const char *path)
-{
-	char	dir[1024], *slash;
-	int	fd, rc;
-
-	strlcpy_x(dir, path, sizeof dir);
-	if ((slash = strrchr(dir, '/')) == NULL)
-		return (0);
-	*slash = '\0';
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return (-1);
-	rc = fsync(fd);
-	close(fd);
-	return (rc);
-}
-
 /* Remove a tenant's database and its WAL, shm and journal files. */
 int
 tenant_rm_files(const char *path)
@@ -105,7 +88,7 @@ tenant_rm_files(const char *path)
 			rc = -1;
 		}
 	}
-	if (fsync_dir_of(path) == -1 && errno != ENOENT)
+	if (fsync_parent(path) == -1 && errno != ENOENT)
 		rc = -1;
 	return (rc);
 }
