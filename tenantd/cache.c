@@ -296,17 +296,7 @@ trim_done(struct job *j)
 	cache_stats.trims++;
 	lru_unpin_old(&table, &h->le);	/* stays least recently used */
 	trims_since_malloc_trim++;
-	if (--trims_running == 0 && (last_malloc_trim == 0 ||
-	    time_mono_us() - last_malloc_trim >= CACHE_MALLOC_TRIM_US)) {
-		/* Freed chunks stay in malloc's heap, counted in RSS, until
-		 * trimmed. */
-		last_malloc_trim = time_mono_us();
-		trims_since_malloc_trim = 0;
-		j = xcalloc(1, sizeof *j);
-		j->run = malloc_trim_run;
-		j->done = malloc_trim_done;
-		worker_push(j);
-	}
+	trims_running--;
 	cache_kick(h);
 	cache_reap(h);
 	cache_wake_waiters();
@@ -325,8 +315,11 @@ cache_trim_idle(uint64_t now)
 	if (cfg.idle_release_s == 0)
 		return;
 	if (trims_running == 0 && trims_since_malloc_trim > 0 &&
-	    now - last_malloc_trim >= CACHE_MALLOC_TRIM_US) {
-		/* Trims done since the last heap trim: one now. */
+	    (last_malloc_trim == 0 ||
+	    now - last_malloc_trim >= CACHE_MALLOC_TRIM_US)) {
+		/* Freed chunks stay in malloc's heap, counted in RSS, until
+		 * trimmed: once the trims of a tick are done, at most every
+		 * CACHE_MALLOC_TRIM_US. */
 		last_malloc_trim = now;
 		trims_since_malloc_trim = 0;
 		j = xcalloc(1, sizeof *j);
