@@ -16,8 +16,9 @@
  * h->jobs.  While a stream owns the handle (open transaction), only that
  * stream's jobs, and forced ones, may run.
  *
- * Loop thread only, except handle_close_db() (worker) and the atomic open
- * counter.
+ * On a loop with the state lock held, except handle_close_db() (worker),
+ * the atomic open counter, and a handle claimed by cache_claim (its
+ * claimer runs it, see server.c).
  */
 #include "config.h"
 
@@ -175,6 +176,8 @@ void
 cache_submit(struct handle *h, struct job *j)
 {
 	j->h = h;
+	if (j->loop == NULL)
+		j->loop = loop_self;	/* its done runs where it came from */
 	lru_pin(&table, &h->le);
 	if (j->bounded) {
 		j->t_queued = time_mono_us();
@@ -241,6 +244,12 @@ cache_job_done(struct job *j)
 			TAILQ_INSERT_TAIL(&unrun, b, entry);
 			continue;
 		}
+		if (!loop_mine(b->loop)) {
+			/* Its connection is another loop's: answer there. */
+			b->batch_done = 1;
+			loop_post(b->loop, b);
+			continue;
+		}
 		cache_stats.batched++;
 		b->done(b);
 		lru_unpin(&table, &h->le);
@@ -255,6 +264,19 @@ cache_job_done(struct job *j)
 	h->idle_since = time_mono_us();
 	h->trimmed = 0;
 	cache_kick(h);
+	cache_reap(h);
+	cache_wake_waiters();
+}
+
+/* A batched job, posted to its own loop by cache_job_done.  [loop] */
+void
+cache_batch_done(struct job *b)
+{
+	struct handle	*h = b->h;
+
+	cache_stats.batched++;
+	b->done(b);
+	lru_unpin(&table, &h->le);
 	cache_reap(h);
 	cache_wake_waiters();
 }
@@ -415,6 +437,57 @@ cache_dispatch(struct job *j, const char **code, const char **msg)
 		return (0);
 	}
 	return (cache_place(j, code, msg));
+}
+
+/*
+ * The fast path (server.c): claim the cached handle of j's tenant for the
+ * calling loop if it is open, idle and nothing waits on it.  Returns the
+ * handle, running j and pinned, or NULL.  The caller then runs j itself
+ * without the state lock and gives the handle back with cache_unclaim.
+ * [loop]
+ */
+struct handle *
+cache_claim(struct job *j)
+{
+	struct handle	*h;
+
+	if ((h = cache_find(j->tid, j->tidlen)) == NULL || h->running != NULL ||
+	    h->db == NULL || h->deleted || h->owner != 0 ||
+	    !TAILQ_EMPTY(&h->jobs))
+		return (NULL);
+	cache_stats.hits++;
+	cache_stats.inline_runs++;
+	j->h = h;
+	j->loop = loop_self;
+	lru_pin(&table, &h->le);
+	h->running = j;
+	return (h);
+}
+
+/*
+ * Give back a handle claimed by cache_claim.  ran: j ran to the end;
+ * otherwise it had no effect and goes to the front of the handle's queue,
+ * for a worker.  [loop]
+ */
+void
+cache_unclaim(struct job *j, int ran)
+{
+	struct handle	*h = j->h;
+
+	h->running = NULL;
+	lru_unpin(&table, &h->le);
+	if (!ran) {
+		cache_stats.inline_runs--;
+		cache_stats.inline_handoffs++;
+		j->front = 1;
+		cache_submit(h, j);
+		return;
+	}
+	h->idle_since = time_mono_us();
+	h->trimmed = 0;
+	cache_kick(h);
+	cache_reap(h);
+	cache_wake_waiters();
 }
 
 static void

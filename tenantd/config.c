@@ -58,6 +58,7 @@ config_usage(void)
 "      --schemas DIR        migration sets (default: installed set, or ./schemas)\n"
 "      --default-schema S   schema for tenants created without one\n"
 "      --max-open N         open tenant handles at most (default from the fd limit)\n"
+"      --loops N            event loops serving connections (default: 1 per core)\n"
 "      --workers N          SQLite worker threads (default: 2 per core, at least 4;\n"
 "                           with --synchronous full 8 per core, at least 16)\n"
 "      --max-body BYTES     request body limit (default 8 MiB)\n"
@@ -159,7 +160,7 @@ find_schemas_dir(const char *argv0)
 int
 config_parse(int argc, char **argv)
 {
-	enum { O_SOCKGROUP = 256, O_SCHEMAS, O_DEFSCHEMA, O_MAXOPEN, O_WORKERS,
+	enum { O_SOCKGROUP = 256, O_SCHEMAS, O_DEFSCHEMA, O_MAXOPEN, O_WORKERS, O_LOOPS,
 	    O_MAXBODY, O_MAXRESP, O_STREAMTO, O_HWAIT, O_BUSY, O_SYNC, O_CACHE,
 	    O_IDLEREL, O_SHARED,
 	    O_HTTPTO, O_MAXCONNS, O_NOAUTH, O_READY, O_MAXIMPORT, O_MAXTENANT,
@@ -173,6 +174,7 @@ config_parse(int argc, char **argv)
 		{ "default-schema", required_argument, NULL, O_DEFSCHEMA },
 		{ "max-open", required_argument, NULL, O_MAXOPEN },
 		{ "workers", required_argument, NULL, O_WORKERS },
+		{ "loops", required_argument, NULL, O_LOOPS },
 		{ "max-body", required_argument, NULL, O_MAXBODY },
 		{ "max-response", required_argument, NULL, O_MAXRESP },
 		{ "max-import", required_argument, NULL, O_MAXIMPORT },
@@ -230,6 +232,11 @@ config_parse(int argc, char **argv)
 			if (parse_num("--workers", optarg, 1, 256, &v))
 				return (-1);
 			cfg.workers = (int)v;
+			break;
+		case O_LOOPS:
+			if (parse_num("--loops", optarg, 1, 64, &v))
+				return (-1);
+			cfg.loops = (int)v;
 			break;
 		case O_MAXBODY:
 			if (parse_num("--max-body", optarg, 1024, 1LL << 36, &v))
@@ -353,6 +360,10 @@ config_parse(int argc, char **argv)
 		xasprintf(&cfg.socket_path, "%s/tenantd.sock", cfg.data_dir);
 	if (cfg.schemas_dir == NULL)
 		cfg.schemas_dir = find_schemas_dir(argv[0]);
+	if (cfg.loops == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg.loops = n < 1 ? 1 : n > 16 ? 16 : (int)n;
+	}
 	if (cfg.workers == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		cfg.workers = n < 2 ? 4 : n > 32 ? 64 : (int)n * 2;

@@ -216,12 +216,27 @@ exec_quota(sqlite3 *db)
 	return (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1);
 }
 
-/* Ends a statement that runs past its deadline (--statement-timeout). */
+/*
+ * On a loop (fast path), a pipeline may run this many progress calls
+ * (1000 VM instructions each, roughly 100-200 us) before it is stopped
+ * and handed to a worker, so that one heavy query does not hold up the
+ * loop's other connections.
+ */
+#define EXEC_INLINE_TICKS	20
+
+/*
+ * Ends a statement that runs past its deadline (--statement-timeout), or
+ * an inline one past its budget.
+ */
 static int
 exec_progress(void *arg)
 {
 	struct handle	*h = arg;
 
+	if (h->inline_run && ++h->inline_ticks > EXEC_INLINE_TICKS) {
+		h->inline_abort = 1;
+		return (1);
+	}
 	return (h->deadline_us != 0 && time_mono_us() > h->deadline_us);
 }
 
@@ -792,6 +807,12 @@ exec_stmt(struct handle *h, const struct hrana_stmt *hs, struct sqlstore *ss,
 		return (-1);
 	}
 	if (is_begin_readonly(sql, len)) {
+		if (h->inline_run) {
+			h->inline_abort = 1;	/* a transaction: a worker's */
+			e->msg[0] = '\0';
+			e->code = "INLINE";
+			return (-1);
+		}
 		rc = sqlite3_exec(h->db, "BEGIN DEFERRED", NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
 			xerr_sqlite(e, h->db, rc);
@@ -811,6 +832,14 @@ exec_stmt(struct handle *h, const struct hrana_stmt *hs, struct sqlstore *ss,
 		return (-1);
 	}
 	ro = sqlite3_stmt_readonly(st);
+	if (h->inline_run && !ro && !h->inline_write_ok) {
+		/* Nothing ran yet that this could not be redone after. */
+		h->inline_abort = 1;
+		stmt_put(st, cached);
+		e->msg[0] = '\0';
+		e->code = "INLINE";
+		return (-1);
+	}
 	ncols = sqlite3_column_count(st);
 	h->deadline_us = time_mono_us() + (uint64_t)cfg.stmt_timeout_ms * 1000;
 	buf_add(b, "{", 1);
@@ -1041,7 +1070,7 @@ exec_pipeline(struct handle *h, struct hrana_pipeline *p, struct sqlstore *ss,
 	int			 rc;
 
 	*closed = 0;
-	for (i = 0; i < p->nreqs; i++) {
+	for (i = 0; i < p->nreqs && !h->inline_abort; i++) {
 		r = &p->reqs[i];
 		if (i > 0)
 			buf_add(out, ",", 1);

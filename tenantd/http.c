@@ -9,10 +9,15 @@
  * idle and slow-client timeouts, and backs off accepting when out of file
  * descriptors.
  *
- * Lifetime: a connection reads one request, stops reading, and hands the
- * request to the handler.  The request (and so the connection) stays valid
- * until the handler calls http_reply*(), exactly once; only then is the
- * next request read.  Loop thread only.
+ * Lifetime: a connection reads one request and hands it to the handler.
+ * The request (and so the connection) stays valid until the handler calls
+ * http_reply*(), exactly once; only then is the next request parsed.
+ *
+ * Threads: loop 0 accepts and hands each connection to a loop in turn
+ * (loop.c); only that loop touches the connection afterwards.  An answer
+ * may be given on another thread (a done callback that answers several
+ * requests, say): it is built into a buffer of the request's own and
+ * posted to the connection's loop, which sends it.
  */
 #include "config.h"
 
@@ -26,6 +31,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -54,6 +60,7 @@ struct http_conn {
 	uint64_t		 head_start;
 	int			 rpaused;	/* EV_READ off while busy */
 	int			 wpending;	/* EV_WRITE on: output left */
+	struct loop		*loop;		/* [const] the owner */
 };
 
 struct http_listener {
@@ -67,11 +74,11 @@ static struct http_listener	 listeners[8];
 static int			 nlisteners;
 static http_handler		 handler;
 static http_body_policy		 body_policy;
-static struct event_base	*http_base;
-static size_t			 nconns;
+static _Atomic size_t		 nconns;
+static pthread_mutex_t		 conns_mtx = PTHREAD_MUTEX_INITIALIZER;
 static TAILQ_HEAD(, http_conn)	 conns = TAILQ_HEAD_INITIALIZER(conns);
-static size_t			 ninflight;
-static uint64_t			 next_reqid;
+static _Atomic size_t		 ninflight;
+static _Atomic uint64_t		 next_reqid;
 
 static void	conn_process(struct http_conn *);
 
@@ -96,7 +103,9 @@ http_segment_done(const struct evbuffer_file_segment *seg, int flags,
 {
 	struct segment_cb	*cb = arg;
 
+	state_lock();		/* the owner's cleanup touches shared state */
 	cb->done(cb->arg);
+	state_unlock();
 	free(cb);
 }
 
@@ -224,30 +233,58 @@ req_free(struct http_req *req)
 		unlink(req->body_path);
 		free(req->body_path);
 	}
+	if (req->stage != NULL)
+		evbuffer_free(req->stage);
 	free(req->claims);
 	free(req->body);
 	free(req);
 }
 
-/* Write a complete response; ctype NULL means no body type. */
-static void
-conn_head(struct http_conn *c, int status, const char *ctype, size_t len,
-    const char *extra)
+/*
+ * Where an answer to req is written: the connection's output on its own
+ * loop, else a buffer of the request's that reply_done posts there.
+ */
+static struct evbuffer *
+reply_out(struct http_req *req)
 {
-	evbuffer_add_printf(bufferevent_get_output(c->bev), "HTTP/1.1 %d %s\r\n"
+	struct http_conn	*c = req->conn;
+
+	if (loop_mine(c->loop))
+		return (bufferevent_get_output(c->bev));
+	if (req->stage == NULL && (req->stage = evbuffer_new()) == NULL)
+		fatalx("evbuffer_new failed");
+	return (req->stage);
+}
+
+/* The answer under way cannot keep the connection (headers sent). */
+static void
+reply_close(struct http_req *req)
+{
+	if (loop_mine(req->conn->loop))
+		req->conn->keepalive = 0;
+	else
+		req->stage_close = 1;
+}
+
+/* Write a complete response head; ctype NULL means no body type. */
+static void
+conn_head(struct evbuffer *out, struct http_conn *c, int status,
+    const char *ctype, size_t len, const char *extra)
+{
+	int	keep = __atomic_load_n(&c->keepalive, __ATOMIC_RELAXED);
+
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n", status,
 	    http_reason(status), ctype ? ctype : "application/json", len,
-	    extra ? extra : "", c->keepalive ? "" : "Connection: close\r\n");
+	    extra ? extra : "", keep ? "" : "Connection: close\r\n");
 }
 
 static void
-conn_send(struct http_conn *c, int status, const char *ctype,
-    const void *body, size_t len, void (*cleanup)(const void *, size_t,
-    void *), void *cleanup_arg)
+conn_send(struct evbuffer *out, struct http_conn *c, int status,
+    const char *ctype, const void *body, size_t len,
+    void (*cleanup)(const void *, size_t, void *), void *cleanup_arg)
 {
-	struct evbuffer	*out = bufferevent_get_output(c->bev);
-
-	conn_head(c, status, ctype, len, NULL);
+	conn_head(out, c, status, ctype, len, NULL);
 	if (cleanup != NULL && len > 0)
 		evbuffer_add_reference(out, body, len, cleanup, cleanup_arg);
 	else if (cleanup != NULL)
@@ -296,7 +333,8 @@ conn_fail(struct http_conn *c, int status, const char *code, const char *msg)
 	buf_init(&b, 128);
 	hrana_put_error(&b, msg, code);
 	c->keepalive = 0;
-	conn_send(c, status, NULL, b.p, b.len, NULL, NULL);
+	conn_send(bufferevent_get_output(c->bev), c, status, NULL, b.p, b.len,
+	    NULL, NULL);
 	buf_free(&b);
 	metrics_request(ROUTE_OTHER, status, 0);
 	free(c->head);
@@ -310,11 +348,46 @@ conn_fail(struct http_conn *c, int status, const char *code, const char *msg)
 	conn_flush(c);
 }
 
+struct reply_post {
+	struct job		 job;
+	struct http_req		*req;
+	int			 status;
+};
+
+static void	reply_done(struct http_req *, int);
+
+/* On the connection's loop: send an answer built elsewhere. */
+static void
+reply_deliver(struct job *j)
+{
+	struct reply_post	*rp = (struct reply_post *)j;
+	struct http_req		*req = rp->req;
+	struct http_conn	*c = req->conn;
+
+	evbuffer_add_buffer(bufferevent_get_output(c->bev), req->stage);
+	evbuffer_free(req->stage);
+	req->stage = NULL;
+	if (req->stage_close)
+		c->keepalive = 0;
+	reply_done(req, rp->status);
+	free(rp);
+}
+
 static void
 reply_done(struct http_req *req, int status)
 {
 	struct http_conn	*c = req->conn;
 
+	if (!loop_mine(c->loop)) {
+		struct reply_post	*rp = xcalloc(1, sizeof *rp);
+
+		reply_out(req);		/* an answer has a buffer, even empty */
+		rp->req = req;
+		rp->status = status;
+		rp->job.onloop = reply_deliver;
+		loop_post(c->loop, &rp->job);
+		return;
+	}
 	metrics_request(req->route, status, time_mono_us() - req->t_start);
 	req_free(req);
 	c->req = NULL;
@@ -353,7 +426,8 @@ http_reply(struct http_req *req, int status, const char *ctype,
 		fatalx("http_reply: request %llu answered twice",
 		    (unsigned long long)req->id);
 	req->replied = 1;
-	conn_send(req->conn, status, ctype, body, len, NULL, NULL);
+	conn_send(reply_out(req), req->conn, status, ctype, body, len, NULL,
+	    NULL);
 	reply_done(req, status);
 }
 
@@ -381,8 +455,8 @@ http_reply_buf_from(struct http_req *req, int status, const char *ctype,
 	if (off > b->len)
 		fatalx("http_reply_buf: offset past the end");
 	req->replied = 1;
-	conn_send(req->conn, status, ctype, b->p + off, b->len - off,
-	    buf_cleanup, b->p);
+	conn_send(reply_out(req), req->conn, status, ctype, b->p + off,
+	    b->len - off, buf_cleanup, b->p);
 	b->p = NULL;
 	b->len = b->cap = 0;
 	reply_done(req, status);
@@ -396,17 +470,16 @@ void
 http_reply_file(struct http_req *req, int status, const char *ctype,
     int fd, size_t size, const char *extra)
 {
-	struct http_conn	*c = req->conn;
+	struct evbuffer	*out = reply_out(req);
 
 	if (req->replied)
 		fatalx("http_reply_file: request answered twice");
 	req->replied = 1;
-	conn_head(c, status, ctype, size, extra);
-	if (size == 0 || evbuffer_add_file(bufferevent_get_output(c->bev), fd,
-	    0, (ev_off_t)size) != 0) {
+	conn_head(out, req->conn, status, ctype, size, extra);
+	if (size == 0 || evbuffer_add_file(out, fd, 0, (ev_off_t)size) != 0) {
 		close(fd);
 		if (size != 0) {	/* headers promised a body: drop the link */
-			c->keepalive = 0;
+			reply_close(req);
 			log_warnx("http_reply_file: cannot queue the file");
 		}
 	}
@@ -424,21 +497,20 @@ http_reply_file_segment(struct http_req *req, int status, const char *ctype,
     const void *head, size_t headlen, int fd, size_t off, size_t len,
     const char *extra, void (*done)(void *), void *arg)
 {
-	struct http_conn		*c = req->conn;
-	struct evbuffer			*out = bufferevent_get_output(c->bev);
+	struct evbuffer			*out = reply_out(req);
 	struct evbuffer_file_segment	*seg;
 
 	if (req->replied)
 		fatalx("http_reply_file_segment: request answered twice");
 	req->replied = 1;
-	conn_head(c, status, ctype, headlen + len, extra);
+	conn_head(out, req->conn, status, ctype, headlen + len, extra);
 	if (headlen > 0)
 		evbuffer_add(out, head, headlen);
 	seg = evbuffer_file_segment_new(fd, (ev_off_t)off, (ev_off_t)len,
 	    EVBUF_FS_CLOSE_ON_FREE);
 	if (seg == NULL) {
 		close(fd);
-		c->keepalive = 0;	/* headers promised a body */
+		reply_close(req);	/* headers promised a body */
 		log_warnx("http_reply_file_segment: cannot queue the file");
 		done(arg);
 	} else {
@@ -446,7 +518,7 @@ http_reply_file_segment(struct http_req *req, int status, const char *ctype,
 		    (evbuffer_file_segment_cleanup_cb)http_segment_done,
 		    http_segment_cb_new(done, arg));
 		if (evbuffer_add_file_segment(out, seg, 0, (ev_off_t)len) != 0)
-			c->keepalive = 0;
+			reply_close(req);
 		evbuffer_file_segment_free(seg);
 	}
 	reply_done(req, status);
@@ -815,7 +887,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		 * close. */
 		c->rpaused = 1;
 		if (!(what & BEV_EVENT_TIMEOUT) || (what & BEV_EVENT_WRITING))
-			c->keepalive = 0;
+			__atomic_store_n(&c->keepalive, 0, __ATOMIC_RELAXED);
 		return;
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && c->state == C_BODY) {
@@ -849,12 +921,14 @@ conn_free(struct http_conn *c)
 		req_free(c->req);
 	free(c->head);
 	bufferevent_free(c->bev);
+	pthread_mutex_lock(&conns_mtx);
 	TAILQ_REMOVE(&conns, c, entry);
+	pthread_mutex_unlock(&conns_mtx);
 	nconns--;
 	free(c);
 }
 
-/* Close every connection (after the loop stopped at shutdown). */
+/* Close every connection (after the loops stopped at shutdown). */
 void
 http_close_all(void)
 {
@@ -864,33 +938,29 @@ http_close_all(void)
 		conn_free(c);
 }
 
+/* Start serving fd on the calling thread's loop. */
 static void
-accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
+conn_new(int fd, int tcp)
 {
-	struct http_listener	*l = arg;
 	struct http_conn	*c;
 	struct timeval		 tv = { cfg.http_timeout_s, 0 };
-	int			 one = 1;
 
-	if (nconns >= (size_t)cfg.max_conns || server_shutting_down()) {
-		close(fd);
-		return;
-	}
-	if (l->tcp)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c = xcalloc(1, sizeof *c);
-	c->tcp = l->tcp;
+	c->tcp = tcp;
 	c->state = C_HEAD;
 	c->head_start = time_mono_us();
-	c->bev = bufferevent_socket_new(http_base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->loop = loop_self;
+	c->bev = bufferevent_socket_new(loop_base(loop_self), fd,
+	    BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		close(fd);
 		free(c);
+		nconns--;
 		return;
 	}
-	nconns++;
+	pthread_mutex_lock(&conns_mtx);
 	TAILQ_INSERT_TAIL(&conns, c, entry);
+	pthread_mutex_unlock(&conns_mtx);
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
 	    c);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
@@ -899,6 +969,52 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	 * enables it only for what the socket does not take. */
 	bufferevent_disable(c->bev, EV_WRITE);
 	bufferevent_enable(c->bev, EV_READ);
+}
+
+struct conn_post {
+	struct job	 job;
+	int		 fd;
+	int		 tcp;
+};
+
+static void
+conn_adopt(struct job *j)
+{
+	struct conn_post	*cp = (struct conn_post *)j;
+
+	if (server_shutting_down()) {
+		close(cp->fd);
+		nconns--;
+	} else
+		conn_new(cp->fd, cp->tcp);
+	free(cp);
+}
+
+static void
+accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct http_listener	*l = arg;
+	struct conn_post	*cp;
+	struct loop		*to;
+	int			 one = 1;
+
+	if (nconns >= (size_t)cfg.max_conns || server_shutting_down()) {
+		close(fd);
+		return;
+	}
+	if (l->tcp)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	nconns++;
+	if (loop_mine(to = loop_next())) {
+		conn_new(fd, l->tcp);
+		return;
+	}
+	cp = xcalloc(1, sizeof *cp);
+	cp->fd = fd;
+	cp->tcp = l->tcp;
+	cp->job.onloop = conn_adopt;
+	loop_post(to, &cp->job);
 }
 
 static void
@@ -937,11 +1053,11 @@ listener_add(int fd, int tcp, const char *unix_path)
 		return (-1);
 	l = &listeners[nlisteners];
 	l->tcp = tcp;
-	l->lev = evconnlistener_new(http_base, accept_cb, l,
+	l->lev = evconnlistener_new(loop_base(loop_self), accept_cb, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	if (l->lev == NULL)
 		return (-1);
-	l->resume = evtimer_new(http_base, accept_resume_cb, l);
+	l->resume = evtimer_new(loop_base(loop_self), accept_resume_cb, l);
 	evconnlistener_set_error_cb(l->lev, accept_error_cb);
 	l->unix_path = unix_path ? xstrdup(unix_path) : NULL;
 	nlisteners++;
@@ -961,7 +1077,6 @@ http_listen_unix(struct event_base *base, const char *path,
 	mode_t			 old;
 	int			 fd;
 
-	http_base = base;
 	handler = h;
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
@@ -1029,7 +1144,6 @@ http_listen_tcp(struct event_base *base, const char *addr, http_handler h,
 	const char		*colon;
 	int			 fd = -1, one = 1, rc;
 
-	http_base = base;
 	handler = h;
 	if ((colon = strrchr(addr, ':')) == NULL ||
 	    (size_t)(colon - addr) >= sizeof host || strlen(colon + 1) == 0 ||

@@ -1,11 +1,13 @@
 /*
  * metrics.c: request counters and latency histograms, rendered in the
  * Prometheus text format.  Labels are route templates, never raw paths,
- * so the series count stays fixed.  Loop thread only (every request is
- * answered on the loop), so plain counters suffice.
+ * so the series count stays fixed.  Requests are counted on every loop,
+ * without the state lock, so the request statistics have a mutex of
+ * their own; the rest is read under the state lock.
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "tenantd.h"
@@ -27,6 +29,7 @@ struct route_stats {
 };
 
 static struct route_stats	stats[ROUTE__MAX];
+static pthread_mutex_t		stats_mtx = PTHREAD_MUTEX_INITIALIZER;
 
 const char *
 metrics_route_name(int r)
@@ -50,6 +53,7 @@ metrics_request(int route, int code, uint64_t us)
 	if (route < 0 || route >= ROUTE__MAX)
 		route = ROUTE_OTHER;
 	s = &stats[route];
+	pthread_mutex_lock(&stats_mtx);
 	for (i = 0; i < NCODES; i++) {
 		if (s->codes[i].code == code || s->codes[i].code == 0) {
 			s->codes[i].code = code;
@@ -62,6 +66,7 @@ metrics_request(int route, int code, uint64_t us)
 			s->buckets[i]++;
 	s->count++;
 	s->sum += secs;
+	pthread_mutex_unlock(&stats_mtx);
 }
 
 void
@@ -101,6 +106,18 @@ metrics_render(struct buf *b)
 	    "# TYPE tenantd_batched_requests_total counter\n"
 	    "tenantd_batched_requests_total %llu\n",
 	    (unsigned long long)cache_stats.batched);
+	buf_addf(b, "# HELP tenantd_inline_requests_total Requests run on "
+	    "the event loop that read them (fast path: the tenant was open "
+	    "and idle), without a worker.\n"
+	    "# TYPE tenantd_inline_requests_total counter\n"
+	    "tenantd_inline_requests_total %llu\n",
+	    (unsigned long long)cache_stats.inline_runs);
+	buf_addf(b, "# HELP tenantd_inline_handoffs_total Fast-path requests "
+	    "handed to a worker before they had any effect (a write where "
+	    "none may run on the loop, or past the step budget of the loop).\n"
+	    "# TYPE tenantd_inline_handoffs_total counter\n"
+	    "tenantd_inline_handoffs_total %llu\n",
+	    (unsigned long long)cache_stats.inline_handoffs);
 	buf_addf(b, "# HELP tenantd_cache_trims_total Idle handles that "
 	    "gave their page cache back.\n"
 	    "# TYPE tenantd_cache_trims_total counter\n"
@@ -115,6 +132,7 @@ metrics_render(struct buf *b)
 	buf_addf(b, "# HELP tenantd_connections Open client connections.\n"
 	    "# TYPE tenantd_connections gauge\ntenantd_connections %zu\n",
 	    http_conn_count());
+	pthread_mutex_lock(&stats_mtx);
 	buf_adds(b, "# HELP tenantd_requests_total Requests by route and "
 	    "status.\n# TYPE tenantd_requests_total counter\n");
 	for (r = 0; r < ROUTE__MAX; r++)
@@ -142,4 +160,5 @@ metrics_render(struct buf *b)
 		    " %llu\n", metrics_route_name(r),
 		    (unsigned long long)stats[r].count);
 	}
+	pthread_mutex_unlock(&stats_mtx);
 }

@@ -1,11 +1,12 @@
 /*
  * server.c: request routing and the data plane (Hrana over HTTP).
  *
- * Every request arrives here on the loop.  Tenant ids are validated
- * before anything else, on every route.  A pipeline is decoded and
- * validated whole on the loop, then runs as one job on the tenant's
- * handle; its done callback (loop) settles the stream, makes the next
- * baton and answers.
+ * Every request arrives here on the loop that owns its connection.  Tenant
+ * ids are validated before anything else, on every route.  A pipeline is
+ * decoded and validated whole on the loop, without the state lock, then
+ * runs as one job on the tenant's handle: on this loop when the tenant is
+ * open and idle (pipeline_fast), otherwise on a worker; its done callback
+ * settles the stream, makes the next baton and answers.
  *
  * A job never points at a connection: it holds the http_req, which http.c
  * keeps valid until the one reply (see http.c), and the stream it runs on
@@ -24,7 +25,7 @@
 struct catalog		*server_catalog;
 struct event_base	*server_base;
 uint64_t		 server_start_ms;
-static int		 shutting_down;
+static _Atomic int	 shutting_down;
 
 int
 server_shutting_down(void)
@@ -156,6 +157,80 @@ pipeline_refused(struct pjob *pj, const char *code, const char *msg)
 	pjob_free(pj);
 }
 
+/*
+ * The fast path, for a pipeline without a baton whose tenant is open and
+ * idle: run it here, on the loop that read it, instead of handing it to a
+ * worker and back.  Only requests that can be redone are tried (execute,
+ * close, get_autocommit), and a write only when it is the pipeline's one
+ * statement and commits need no fsync: exec.c stops the pipeline before
+ * anything that would have an effect it cannot redo (a write otherwise, a
+ * transaction), and stops any of it past a step budget (an interrupted
+ * autocommit statement leaves no trace).  A stopped pipeline goes to a
+ * worker as if it had just arrived.
+ *
+ * Called with the state lock held; returns 1 when it took the job
+ * (answered it, or queued it for a worker) and released the lock, 0 when
+ * the job still has to be dispatched (lock held).
+ */
+static int
+pipeline_fast(struct pjob *pj)
+{
+	struct job	*j = &pj->job;
+	struct handle	*h;
+	size_t		 i, nexec = 0;
+	int		 ran;
+
+	for (i = 0; i < pj->p.nreqs; i++) {
+		switch (pj->p.reqs[i].type) {
+		case HR_EXECUTE:
+			nexec++;
+			break;
+		case HR_CLOSE:
+		case HR_GET_AUTOCOMMIT:
+			break;
+		default:
+			return (0);
+		}
+	}
+	if ((h = cache_claim(j)) == NULL)
+		return (0);
+	state_unlock();
+
+	h->inline_run = 1;
+	h->inline_write_ok = nexec == 1 && !cfg.synchronous_full;
+	h->inline_abort = 0;
+	h->inline_ticks = 0;
+	pipeline_run(j);
+	h->inline_run = 0;
+	ran = !h->inline_abort;
+	if (!ran) {
+		/* Only reads ran, or a write SQLite rolled back whole; a
+		 * transaction begun on the way is undone. */
+		if (!sqlite3_get_autocommit(h->db))
+			sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+		h->inline_abort = 0;
+		buf_free(&pj->out);
+		pj->closed = pj->in_txn = 0;
+		j->status = 0;
+	}
+
+	state_lock();
+	cache_unclaim(j, ran);
+	if (!ran) {
+		state_unlock();		/* queued for a worker */
+		return (1);
+	}
+	if (j->status == 200 && pj->closed && pj->s == NULL) {
+		/* No stream to settle: answer outside the lock. */
+		state_unlock();
+		pipeline_done(j);
+		return (1);
+	}
+	pipeline_done(j);
+	state_unlock();
+	return (1);
+}
+
 static void
 pipeline_start(struct http_req *req, const char *tid, size_t tidlen,
     int version)
@@ -180,22 +255,28 @@ pipeline_start(struct http_req *req, const char *tid, size_t tidlen,
 	}
 	memcpy(pj->job.tid, tid, tidlen);
 	pj->job.tidlen = tidlen;
+	pj->job.run = pipeline_run;
+	pj->job.done = pipeline_done;
+	pj->job.readonly = req->readonly;
+	pj->job.bounded = 1;
+	state_lock();
 	if (pj->p.baton != NULL) {
 		if (stream_lookup(pj->p.baton, pj->p.baton_len, pj->job.tid,
 		    &pj->s, &code, &msg) != 0) {
+			state_unlock();
 			pjob_free(pj);
 			http_reply_error(req, 400, code, "%s", msg);
 			return;
 		}
 		pj->job.stream_id = pj->s->id;
-	} else
+	} else {
 		pj->job.batchable = 1;
-	pj->job.run = pipeline_run;
-	pj->job.done = pipeline_done;
-	pj->job.readonly = req->readonly;
-	pj->job.bounded = 1;
+		if (pipeline_fast(pj))
+			return;		/* taken, unlocked */
+	}
 	if (cache_dispatch(&pj->job, &code, &msg) != 0)
 		pipeline_refused(pj, code, msg);
+	state_unlock();
 }
 
 /* The tenant named by x-namespace, or by the Host header's first label. */
@@ -321,7 +402,12 @@ server_body_policy(struct http_req *req)
 	    strcmp(slash, "/import") == 0);
 }
 
-/* The one entry point for every parsed request.  Loop. */
+/*
+ * The one entry point for every parsed request, on the loop that owns its
+ * connection, without the state lock: what touches shared state takes it
+ * (the admin API and metrics whole, the data plane around its stream and
+ * cache steps).
+ */
 void
 server_handle(struct http_req *req)
 {
@@ -338,7 +424,10 @@ server_handle(struct http_req *req)
 		int	status;
 
 		req->claims = xcalloc(1, sizeof *req->claims);
-		if ((status = auth_check(req, req->claims, &why)) != 0) {
+		state_lock();
+		status = auth_check(req, req->claims, &why);
+		state_unlock();
+		if (status != 0) {
 			http_reply_error(req, status, "UNAUTHORIZED", "%s", why);
 			return;
 		}
@@ -359,12 +448,17 @@ server_handle(struct http_req *req)
 		if (strcasecmp(req->method, "GET") != 0)
 			http_reply_error(req, 405, "METHOD_NOT_ALLOWED",
 			    "use GET");
-		else
+		else {
+			state_lock();
 			serve_metrics(req);
+			state_unlock();
+		}
 		return;
 	}
 	if (strncmp(path, "/v1/", 4) == 0 || strcmp(path, "/v1") == 0) {
+		state_lock();
 		admin_route(req, path, strlen(path));
+		state_unlock();
 		return;
 	}
 	if (strncmp(path, "/t/", 3) == 0) {

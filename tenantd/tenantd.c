@@ -2,7 +2,7 @@
  * tenantd.c: the daemon's start, signals and shutdown.
  *
  * Start: options -> data dir lock -> catalog -> crash recovery -> schemas
- * -> workers -> listeners -> ready file -> the event loop.  SIGTERM and
+ * -> loops -> workers -> listeners -> ready file -> the main event loop.  SIGTERM and
  * SIGINT stop accepting, let in-flight requests finish (bounded), then stop
  * the workers, close every handle and sync the catalog.  SIGHUP reloads
  * the schema folders.
@@ -60,15 +60,18 @@ maybe_exit_loop(void)
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
+	state_lock();
 	stream_expire_tick();
 	cache_tick();
 	rollout_tick();
 	maybe_exit_loop();
+	state_unlock();
 }
 
 static void
 sig_cb(evutil_socket_t sig, short what, void *arg)
 {
+	state_lock();
 	switch (sig) {
 	case SIGHUP:
 		log_info("SIGHUP: reloading schemas from %s", cfg.schemas_dir);
@@ -86,6 +89,7 @@ sig_cb(evutil_socket_t sig, short what, void *arg)
 		maybe_exit_loop();
 		break;
 	}
+	state_unlock();
 }
 
 static int
@@ -222,7 +226,8 @@ main(int argc, char **argv)
 	server_start_ms = time_now_ms();
 	cache_init(server_catalog);
 	stream_init();
-	worker_start(server_base, cfg.workers);
+	loops_init(server_base, cfg.loops);
+	worker_start(cfg.workers);
 	rollout_init();
 
 	http_set_body_policy(server_body_policy);
@@ -252,14 +257,17 @@ main(int argc, char **argv)
 		fatalx("cannot start the timer");
 
 	log_info("tenantd %s: serving unix %s%s%s (data %s, schemas %s, "
-	    "%d workers, max %d open, libevent %s, sqlite %s)",
+	    "%d loops, %d workers, max %d open, libevent %s, sqlite %s)",
 	    TENANTD_VERSION, cfg.socket_path, bound[0] ? " and tcp " : "",
-	    bound, cfg.data_dir, cfg.schemas_dir, cfg.workers, cfg.max_open,
+	    bound, cfg.data_dir, cfg.schemas_dir, cfg.loops, cfg.workers,
+	    cfg.max_open,
 	    event_get_version(), sqlite3_libversion());
 	write_ready_file(bound[0] ? bound : NULL);
 
 	event_base_dispatch(server_base);
 
+	/* From here on the main thread is the only one touching state. */
+	loops_stop();
 	worker_stop();
 	rollout_shutdown();
 	backup_shutdown();
@@ -276,6 +284,7 @@ main(int argc, char **argv)
 	for (i = 0; signos[i] != 0; i++)
 		event_free(sigs[i]);
 	event_free(tick_ev);
+	loops_free();
 	event_base_free(server_base);
 	auth_shutdown();
 	close(lockfd);

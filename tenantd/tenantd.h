@@ -1,14 +1,18 @@
 /*
  * tenantd.h: the daemon's private header.
  *
- * Threads: one libevent loop thread ("the loop") owns sockets, HTTP
- * parsing, the handle cache, streams, schemas and metrics.  A fixed pool of
- * worker threads runs every SQLite call and every LMDB write.  Work crosses
- * over as struct job: the loop pushes it onto the run queue, a worker runs
- * job->run, and the loop gets it back through the completion queue (an
- * eventfd) and runs job->done.  Fields are marked [loop] (touched only on
- * the loop), [worker] (only by the worker running the job), or [const]
- * (set before the job is pushed, read-only after).
+ * Threads: one libevent loop per core (loop.c).  Each owns the sockets
+ * of its connections and does their HTTP parsing.  The handle cache,
+ * streams, schemas and the rest of the shared state are guarded by the
+ * state lock; "[loop]" below means "on a loop, state lock held".  A fixed
+ * pool of worker threads runs SQLite calls and every LMDB write.  Work
+ * crosses over as struct job: a loop pushes it onto the run queue, a
+ * worker runs job->run, and the loop that pushed it gets it back through
+ * its queue and runs job->done.  The one exception is the fast path
+ * (server.c): a loop that claims an idle open handle runs a read there
+ * itself, without the lock.  Fields are marked [loop], [worker] (only by
+ * the thread running the job), or [const] (set before the job is pushed,
+ * read-only after).
  */
 #ifndef TENANTD_H
 #define TENANTD_H
@@ -46,6 +50,7 @@ struct config {
 	int		 verbose;
 	int		 max_open;
 	int		 workers;
+	int		 loops;
 	size_t		 max_body;
 	size_t		 max_import;
 	uint64_t	 max_tenant_bytes;
@@ -312,12 +317,32 @@ struct job {
 	int			 batchable;	/* [const] may ride in a batch */
 	struct job_list		 batch;		/* [loop] run after this one */
 	int			 unrun;		/* [worker] batch cut short */
+	struct loop		*loop;		/* where done runs */
+	job_cb			 onloop;	/* posted: run this, unlocked */
+	int			 batch_done;	/* posted: ran in a batch */
 };
-void		 worker_start(struct event_base *, int);
+void		 worker_start(int);
 void		 worker_push(struct job *);
+void		 worker_complete(struct job *);
 void		 worker_stop(void);
 int		 worker_count(void);
 size_t		 worker_inflight(void);
+
+/* loop.c: the event loops (one per core) and the state lock. */
+struct loop;
+extern _Thread_local struct loop *loop_self;
+void		 loops_init(struct event_base *, int);
+void		 loops_stop(void);
+void		 loops_drain_all(void);
+void		 loops_free(void);
+void		 loop_post(struct loop *, struct job *);
+int		 loop_mine(struct loop *);
+struct loop	*loop_next(void);
+struct event_base *loop_base(struct loop *);
+int		 loop_id(struct loop *);
+int		 loop_count(void);
+void		 state_lock(void);
+void		 state_unlock(void);
 
 /* vfs.c: unix-excl (or unix: --shared-files) with full paths taken as
  * given (tenant files). */
@@ -346,6 +371,10 @@ struct handle {
 	int			 deleted;	/* [worker] files removed */
 	int			 internal;	/* [worker] our own SQL runs */
 	int			 job_ro;	/* [worker] read-only token */
+	int			 inline_run;	/* [worker] on a loop: bounded */
+	int			 inline_write_ok; /* [worker] one write may run */
+	int			 inline_abort;	/* [worker] stopped: to a worker */
+	int			 inline_ticks;	/* [worker] progress calls */
 	uint64_t		 deadline_us;	/* [worker] statement deadline */
 	struct job_list		 jobs;		/* [loop] queued */
 	struct job		*running;	/* [loop] */
@@ -360,6 +389,8 @@ struct cache_stats {
 	uint64_t	evictions;
 	uint64_t	wait_timeouts;
 	uint64_t	batched;	/* requests run behind another */
+	uint64_t	inline_runs;	/* run on a loop (fast path) */
+	uint64_t	inline_handoffs;	/* fast path gave up: worker */
 	uint64_t	trims;		/* idle handles' memory released */
 };
 extern struct cache_stats cache_stats;
@@ -368,6 +399,9 @@ void		 cache_init(struct catalog *);
 int		 cache_dispatch(struct job *, const char **, const char **);
 void		 cache_submit(struct handle *, struct job *);
 void		 cache_job_done(struct job *);
+void		 cache_batch_done(struct job *);
+struct handle	*cache_claim(struct job *);
+void		 cache_unclaim(struct job *, int);
 struct handle	*cache_find(const char *, size_t);
 struct handle	*cache_detach(const char *, size_t);
 void		 cache_set_owner(struct handle *, uint64_t);
@@ -444,6 +478,8 @@ struct http_req {
 	int			 route;		/* metrics label */
 	int			 tcp;		/* came in over TCP */
 	int			 replied;
+	struct evbuffer		*stage;		/* answer built off its loop */
+	int			 stage_close;	/* ...that ends the connection */
 	int			 admin;		/* may use the admin plane */
 	int			 readonly;	/* data plane: reads only */
 	struct token_claims	*claims;	/* TCP token, NULL if none */

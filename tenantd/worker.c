@@ -1,23 +1,21 @@
 /*
- * worker.c: the worker pool and the completion queue.
+ * worker.c: the worker pool.
  *
- * The loop pushes ready jobs onto a list of its own; once per loop
+ * A loop pushes ready jobs onto a list of its own; once per loop
  * iteration (an active event queued behind the other ready events) that
  * list moves onto the run queue (mutex + condvar) under one lock, and as
  * many sleeping workers as there are new jobs are woken, after the unlock
  * so that they do not wake into a held mutex.  A fixed set of worker
- * threads pops jobs in FIFO order and runs job->run.  A
- * finished job goes onto the completion queue, and an eventfd wakes the
- * loop, which runs job->done for everything queued.  The cache only pushes
- * a job whose handle is not running another one, so a tenant's connection
- * is used by one thread at a time while different tenants run in parallel.
+ * threads pops jobs in FIFO order and runs job->run.  A finished job is
+ * posted back to the loop that pushed it (loop.c), which runs job->done
+ * under the state lock.  The cache only pushes a job whose handle is not
+ * running another one, so a tenant's connection is used by one thread at
+ * a time while different tenants run in parallel.
  *
- * Threads: worker_push/worker_stop and the completion callback are loop
- * only; the workers touch nothing but the job they run.
+ * Threads: worker_push is called on a loop with the state lock held;
+ * the workers touch nothing but the job they run.
  */
 #include "config.h"
-
-#include <sys/eventfd.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -34,14 +32,14 @@ static struct job_list	 runq = TAILQ_HEAD_INITIALIZER(runq);
 static int		 runq_stop;
 static int		 runq_idle;	/* workers waiting on runq_cv */
 
-static struct job_list	 pushq = TAILQ_HEAD_INITIALIZER(pushq);	/* [loop] */
-static size_t		 npushq;
-static struct event	*flush_ev;
-
-static pthread_mutex_t	 doneq_mtx = PTHREAD_MUTEX_INITIALIZER;
-static struct job_list	 doneq = TAILQ_HEAD_INITIALIZER(doneq);
-static int		 done_fd = -1;
-static struct event	*done_ev;
+/* Each loop's jobs pushed during this iteration.  [that loop] */
+struct pushq {
+	struct job_list	 q;
+	size_t		 n;
+	struct event	*ev;	/* flushes q, made on first use */
+};
+static struct pushq	*pushqs;
+static int		 npushqs;
 
 static pthread_t	*workers;
 static int		 nworkers;
@@ -107,8 +105,6 @@ static void *
 worker_main(void *arg)
 {
 	struct job	*j;
-	uint64_t	 one = 1;
-	int		 wake;
 
 	for (;;) {
 		worker_spin();
@@ -134,61 +130,44 @@ worker_main(void *arg)
 		if (j->run != NULL)
 			j->run(j);
 		worker_run_batch(j);
-
-		/* Only the job that finds the queue empty wakes the loop:
-		 * the loop takes everything queued at once, so later jobs
-		 * ride along with the wake-up already on its way. */
-		pthread_mutex_lock(&doneq_mtx);
-		wake = TAILQ_EMPTY(&doneq);
-		TAILQ_INSERT_TAIL(&doneq, j, entry);
-		pthread_mutex_unlock(&doneq_mtx);
 		atomic_fetch_sub(&running, 1);
-		while (wake && write(done_fd, &one, sizeof one) == -1) {
-			if (errno != EINTR && errno != EAGAIN)
-				fatal("worker: eventfd write");
-			if (errno == EAGAIN)
-				break;	/* counter saturated: loop will wake */
-		}
+		loop_post(j->loop, j);
 	}
 	return (NULL);
 }
 
-/* Loop: run done callbacks for every finished job. */
-static void
-worker_done_cb(evutil_socket_t fd, short what, void *arg)
+/*
+ * A finished job, back on the loop that pushed it, state lock held: run
+ * its done callback (through the cache for a job bound to a handle).
+ */
+void
+worker_complete(struct job *j)
 {
-	struct job_list	 list = TAILQ_HEAD_INITIALIZER(list);
-	struct job	*j;
-	uint64_t	 n;
-
-	if (read(fd, &n, sizeof n) == -1 && errno != EAGAIN && errno != EINTR)
-		fatal("worker: eventfd read");
-	pthread_mutex_lock(&doneq_mtx);
-	TAILQ_CONCAT(&list, &doneq, entry);
-	pthread_mutex_unlock(&doneq_mtx);
-	while ((j = TAILQ_FIRST(&list)) != NULL) {
-		TAILQ_REMOVE(&list, j, entry);
-		inflight--;
-		if (j->h != NULL)
-			cache_job_done(j);	/* calls j->done */
-		else
-			j->done(j);
+	if (j->batch_done) {
+		cache_batch_done(j);
+		return;
 	}
+	inflight--;
+	if (j->h != NULL)
+		cache_job_done(j);	/* calls j->done */
+	else
+		j->done(j);
 }
 
 /* Loop: hand the jobs pushed during this iteration to the workers. */
 static void
 worker_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
-	size_t	 n = npushq, wake;
+	struct pushq	*pq = arg;
+	size_t		 n = pq->n, wake;
 
 	if (n == 0)
 		return;
 	pthread_mutex_lock(&runq_mtx);
-	TAILQ_CONCAT(&runq, &pushq, entry);
+	TAILQ_CONCAT(&runq, &pq->q, entry);
 	wake = (size_t)runq_idle < n ? (size_t)runq_idle : n;
 	pthread_mutex_unlock(&runq_mtx);
-	npushq = 0;
+	pq->n = 0;
 	if (wake == (size_t)nworkers)
 		pthread_cond_broadcast(&runq_cv);
 	else
@@ -196,20 +175,16 @@ worker_flush_cb(evutil_socket_t fd, short what, void *arg)
 			pthread_cond_signal(&runq_cv);
 }
 
-/* Start n workers feeding completions into base.  Loop, once. */
+/* Start n workers (after loops_init).  Main thread, once. */
 void
-worker_start(struct event_base *base, int n)
+worker_start(int n)
 {
 	int	i, rc;
 
-	if ((done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
-		fatal("worker: eventfd");
-	done_ev = event_new(base, done_fd, EV_READ | EV_PERSIST,
-	    worker_done_cb, NULL);
-	if (done_ev == NULL || event_add(done_ev, NULL) == -1)
-		fatalx("worker: cannot watch the completion queue");
-	if ((flush_ev = event_new(base, -1, 0, worker_flush_cb, NULL)) == NULL)
-		fatalx("worker: cannot create the run queue event");
+	npushqs = loop_count();
+	pushqs = xcalloc((size_t)npushqs, sizeof *pushqs);
+	for (i = 0; i < npushqs; i++)
+		TAILQ_INIT(&pushqs[i].q);
 	nworkers = n;
 	workers = xcalloc((size_t)n, sizeof *workers);
 	for (i = 0; i < n; i++) {
@@ -229,23 +204,29 @@ worker_start(struct event_base *base, int n)
 void
 worker_push(struct job *j)
 {
+	struct pushq	*pq;
+
 	if (workers == NULL && runq_stop) {
 		if (j->victim != NULL)
 			handle_close_db(j->victim);
 		if (j->run != NULL)
 			j->run(j);
 		worker_run_batch(j);
-		if (j->h != NULL)
-			cache_job_done(j);
-		else
-			j->done(j);
+		inflight++;
+		worker_complete(j);
 		return;
 	}
+	if (j->loop == NULL)
+		j->loop = loop_self;
+	pq = &pushqs[loop_id(loop_self)];
+	if (pq->ev == NULL && (pq->ev = event_new(loop_base(loop_self), -1, 0,
+	    worker_flush_cb, pq)) == NULL)
+		fatalx("worker: cannot create the run queue event");
 	inflight++;
 	j->t_queued = time_mono_us();
-	TAILQ_INSERT_TAIL(&pushq, j, entry);
-	if (npushq++ == 0)
-		event_active(flush_ev, 0, 0);
+	TAILQ_INSERT_TAIL(&pq->q, j, entry);
+	if (pq->n++ == 0)
+		event_active(pq->ev, 0, 0);
 }
 
 /* Let the workers finish what is queued, then join them.  Loop, once. */
@@ -256,7 +237,8 @@ worker_stop(void)
 
 	if (workers == NULL)
 		return;
-	worker_flush_cb(-1, 0, NULL);	/* the loop may not run it again */
+	for (i = 0; i < npushqs; i++)	/* the loops may not run it again */
+		worker_flush_cb(-1, 0, &pushqs[i]);
 	pthread_mutex_lock(&runq_mtx);
 	runq_stop = 1;
 	pthread_cond_broadcast(&runq_cv);
@@ -265,11 +247,13 @@ worker_stop(void)
 		pthread_join(workers[i], NULL);
 	free(workers);
 	workers = NULL;
-	/* Run what finished after the loop stopped (frees, catalog acks). */
-	worker_done_cb(done_fd, EV_READ, NULL);
-	event_free(done_ev);
-	event_free(flush_ev);
-	close(done_fd);
+	/* Run what finished after the loops stopped (frees, catalog acks). */
+	loops_drain_all();
+	for (i = 0; i < npushqs; i++)
+		if (pushqs[i].ev != NULL)
+			event_free(pushqs[i].ev);
+	free(pushqs);
+	pushqs = NULL;
 }
 
 int

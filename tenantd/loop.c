@@ -1,0 +1,277 @@
+/*
+ * loop.c: the event loops and the state lock.
+ *
+ * tenantd runs one libevent loop per core (--loops).  Loop 0 is the main
+ * thread's: it owns the listeners, the signals and the tick, and accepts
+ * every connection; it hands each new connection to a loop in turn, and
+ * from then on that loop alone reads, parses and answers on it.  A
+ * connection never moves.
+ *
+ * Everything shared (the handle cache, streams, the catalog's in-memory
+ * state, rollouts, backups, tokens) is guarded by one lock, the state
+ * lock.  It is held by the tick, by signals, by every job's done callback
+ * and around the parts of request handling that touch shared state; it
+ * is not held while a loop reads or writes sockets, parses HTTP or JSON,
+ * or runs a tenant's SQL on the fast path (server.c), which is where a
+ * request spends its time.  The lock is recursive: a done callback may
+ * answer a request whose cleanup calls back into locked code.
+ *
+ * Loops talk through a queue each (a mutex-guarded list of jobs and an
+ * eventfd): workers post finished jobs to the loop that started them, and
+ * loops post work for another loop (a new connection, an answer for a
+ * connection it owns, a batched request's completion).  A posted job with
+ * j->onloop set runs that callback on the loop without the state lock;
+ * otherwise it is a finished worker job and runs as a completion, locked.
+ */
+#include "config.h"
+
+#include <sys/eventfd.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tenantd.h"
+
+struct loop {
+	int			 id;
+	struct event_base	*base;
+	pthread_t		 thr;
+	int			 fd;		/* eventfd: the queue has jobs */
+	struct event		*ev;
+	pthread_mutex_t		 mtx;
+	struct job_list		 q;
+	int			 stop;
+};
+
+static struct loop	*loops;
+static int		 nloops;
+static _Atomic int	 loops_stopped;
+
+_Thread_local struct loop *loop_self;
+
+static pthread_mutex_t	 state_mtx;
+
+void
+state_lock(void)
+{
+	pthread_mutex_lock(&state_mtx);
+}
+
+void
+state_unlock(void)
+{
+	pthread_mutex_unlock(&state_mtx);
+}
+
+/* Run what was posted to l, in order. */
+static void
+loop_drain(struct loop *l)
+{
+	struct job_list	 list = TAILQ_HEAD_INITIALIZER(list);
+	struct job	*j;
+
+	pthread_mutex_lock(&l->mtx);
+	TAILQ_CONCAT(&list, &l->q, entry);
+	pthread_mutex_unlock(&l->mtx);
+	while ((j = TAILQ_FIRST(&list)) != NULL) {
+		TAILQ_REMOVE(&list, j, entry);
+		if (j->onloop != NULL) {
+			j->onloop(j);
+			continue;
+		}
+		state_lock();
+		worker_complete(j);
+		state_unlock();
+	}
+}
+
+static void
+loop_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop	*l = arg;
+	uint64_t	 n;
+
+	if (read(fd, &n, sizeof n) == -1 && errno != EAGAIN && errno != EINTR)
+		fatal("loop: eventfd read");
+	loop_drain(l);
+	if (l->stop)
+		event_base_loopbreak(l->base);
+}
+
+/*
+ * Queue j on loop l; it runs there (see the top of the file).  Any thread.
+ * Only the post that finds the queue empty writes the eventfd: the loop
+ * takes everything queued at once.
+ */
+void
+loop_post(struct loop *l, struct job *j)
+{
+	uint64_t	 one = 1;
+	int		 wake;
+
+	pthread_mutex_lock(&l->mtx);
+	wake = TAILQ_EMPTY(&l->q);
+	TAILQ_INSERT_TAIL(&l->q, j, entry);
+	pthread_mutex_unlock(&l->mtx);
+	while (wake && write(l->fd, &one, sizeof one) == -1) {
+		if (errno == EAGAIN)
+			break;		/* counter saturated: it will wake */
+		if (errno != EINTR)
+			fatal("loop: eventfd write");
+	}
+}
+
+static void *
+loop_main(void *arg)
+{
+	struct loop	*l = arg;
+
+	loop_self = l;
+	event_base_dispatch(l->base);
+	return (NULL);
+}
+
+static void
+loop_setup(struct loop *l, int id, struct event_base *base)
+{
+	l->id = id;
+	l->base = base;
+	TAILQ_INIT(&l->q);
+	pthread_mutex_init(&l->mtx, NULL);
+	if ((l->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+		fatal("loop: eventfd");
+	l->ev = event_new(base, l->fd, EV_READ | EV_PERSIST, loop_wake_cb, l);
+	if (l->ev == NULL || event_add(l->ev, NULL) == -1)
+		fatalx("loop: cannot watch the queue");
+}
+
+/*
+ * Make n loops; main is the calling thread's base and becomes loop 0.
+ * The others start at once (they only wait on their queues until
+ * connections are handed to them).  Main thread, once, before any
+ * listener or worker.
+ */
+void
+loops_init(struct event_base *main, int n)
+{
+	pthread_mutexattr_t	 a;
+	int			 i, rc;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&state_mtx, &a);
+	pthread_mutexattr_destroy(&a);
+
+	nloops = n < 1 ? 1 : n;
+	loops = xcalloc((size_t)nloops, sizeof *loops);
+	loop_setup(&loops[0], 0, main);
+	loop_self = &loops[0];
+	for (i = 1; i < nloops; i++) {
+		struct event_base *b;
+
+		if ((b = event_base_new()) == NULL)
+			fatalx("event_base_new failed");
+		loop_setup(&loops[i], i, b);
+		if ((rc = pthread_create(&loops[i].thr, NULL, loop_main,
+		    &loops[i])) != 0) {
+			errno = rc;
+			fatal("loop: pthread_create");
+		}
+	}
+}
+
+static void
+loop_stop_cb(struct job *j)
+{
+	loop_self->stop = 1;
+	free(j);
+}
+
+/*
+ * Stop and join every loop but the main one (whose dispatch has returned).
+ * What is posted afterwards, to any loop, runs on the main thread in
+ * loops_drain_all().  Main thread, at shutdown.
+ */
+void
+loops_stop(void)
+{
+	struct job	*j;
+	int		 i;
+
+	for (i = 1; i < nloops; i++) {
+		j = xcalloc(1, sizeof *j);
+		j->onloop = loop_stop_cb;
+		loop_post(&loops[i], j);
+	}
+	for (i = 1; i < nloops; i++)
+		pthread_join(loops[i].thr, NULL);
+	loops_stopped = 1;
+	loop_self = &loops[0];
+}
+
+/* Run whatever is queued on any loop (after loops_stop).  Main thread. */
+void
+loops_drain_all(void)
+{
+	int	i;
+
+	for (i = 0; i < nloops; i++)
+		loop_drain(&loops[i]);
+}
+
+/* Free the loops' events and bases (after every connection is gone). */
+void
+loops_free(void)
+{
+	int	i;
+
+	for (i = 0; i < nloops; i++) {
+		event_free(loops[i].ev);
+		close(loops[i].fd);
+		pthread_mutex_destroy(&loops[i].mtx);
+		if (i > 0)
+			event_base_free(loops[i].base);
+	}
+	free(loops);
+	loops = NULL;
+}
+
+/* Is l the calling thread's loop (always, once the others stopped)? */
+int
+loop_mine(struct loop *l)
+{
+	return (l == loop_self || loops_stopped);
+}
+
+/* The loop the next connection goes to: each in turn.  Loop 0. */
+struct loop *
+loop_next(void)
+{
+	static int	 next;
+	struct loop	*l = &loops[next];
+
+	next = (next + 1) % nloops;
+	return (l);
+}
+
+struct event_base *
+loop_base(struct loop *l)
+{
+	return (l->base);
+}
+
+int
+loop_count(void)
+{
+	return (nloops);
+}
+
+int
+loop_id(struct loop *l)
+{
+	return (l->id);
+}
