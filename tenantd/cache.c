@@ -303,8 +303,13 @@ trim_run(struct job *j)
 {
 	struct handle	*h = j->arg;
 
-	if (h->db != NULL)
-		sqlite3_db_release_memory(h->db);
+	if (h->db == NULL)
+		return;
+	/* Its WAL's disk space too: a tenant left open but idle keeps an
+	 * empty -wal file, as a closed one does. */
+	sqlite3_wal_checkpoint_v2(h->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+	    NULL);
+	sqlite3_db_release_memory(h->db);
 }
 
 static void
@@ -322,6 +327,44 @@ trim_done(struct job *j)
 	cache_kick(h);
 	cache_reap(h);
 	cache_wake_waiters();
+}
+
+static void
+ckpt_run(struct job *j)
+{
+	exec_checkpoint(j->arg);
+}
+
+static void
+ckpt_done(struct job *j)
+{
+	struct handle	*h = j->arg;
+
+	free(j);
+	h->running = NULL;
+	lru_unpin(&table, &h->le);
+	cache_kick(h);
+	cache_reap(h);
+	cache_wake_waiters();
+}
+
+/*
+ * Run the WAL checkpoint a fast-path commit left due, on a worker, ahead
+ * of the handle's queued jobs (h is free).
+ */
+static void
+cache_checkpoint(struct handle *h)
+{
+	struct job	*j;
+
+	j = xcalloc(1, sizeof *j);
+	j->run = ckpt_run;
+	j->done = ckpt_done;
+	j->arg = h;
+	lru_pin(&table, &h->le);
+	h->running = j;
+	cache_stats.checkpoints++;
+	worker_push(j);
 }
 
 /* Give back the page cache of handles idle for a while (cache_tick). */
@@ -485,7 +528,10 @@ cache_unclaim(struct job *j, int ran)
 	}
 	h->idle_since = time_mono_us();
 	h->trimmed = 0;
-	cache_kick(h);
+	if (h->ckpt_due)
+		cache_checkpoint(h);
+	else
+		cache_kick(h);
 	cache_reap(h);
 	cache_wake_waiters();
 }

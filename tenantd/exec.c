@@ -241,8 +241,43 @@ exec_progress(void *arg)
 }
 
 /*
+ * SQLite checkpoints (copies the WAL back into the database file, with an
+ * fsync of each at synchronous=NORMAL) from the commit that grows the WAL
+ * past EXEC_CKPT_PAGES.  On a worker it still does; a commit made on a
+ * loop (the fast path) only marks the handle, and the loop hands the
+ * checkpoint to a worker when it gives the handle back (cache_unclaim),
+ * so that no loop waits on an fsync.
+ */
+#define EXEC_CKPT_PAGES		1000
+
+static int
+exec_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct handle	*h = arg;
+
+	if (frames < EXEC_CKPT_PAGES)
+		return (SQLITE_OK);
+	if (h->inline_run)
+		h->ckpt_due = 1;
+	else
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
+		    NULL, NULL);
+	return (SQLITE_OK);
+}
+
+/* The checkpoint a fast-path commit left due (a worker). */
+void
+exec_checkpoint(struct handle *h)
+{
+	if (h->db != NULL && h->ckpt_due)
+		sqlite3_wal_checkpoint_v2(h->db, NULL,
+		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	h->ckpt_due = 0;
+}
+
+/*
  * Keep the -wal and -shm files when the last connection closes (truncated
- * to nothing by journal_size_limit).  Deleting and creating them on every
+ * to nothing, since journal_size_limit is set).  Deleting and creating them on every
  * close and open made the filesystem's inode allocator the most expensive
  * part of an LRU miss and of a fleet rollout (perf: ext4
  * find_inode_bit/recently_deleted).
@@ -427,9 +462,17 @@ exec_open(struct handle *h, char *err, size_t errlen)
 	sqlite3_db_config(h->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	sqlite3_db_config(h->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0,
 	    NULL);
+	/*
+	 * The WAL is reused from its start after each checkpoint, never cut
+	 * back while the tenant is open (up to 8 MiB): appending to a file
+	 * cut to nothing makes ext4 allocate and zero blocks on every commit
+	 * (bench: point updates, Zipf, 10,000 tenants, +10%).  Closing
+	 * truncates it to nothing (PERSIST_WAL with a size limit), and so
+	 * does the idle release (trim_run).
+	 */
 	snprintf(pragmas, sizeof pragmas, "PRAGMA synchronous=%s;"
 	    "PRAGMA foreign_keys=ON;PRAGMA cache_size=-%d;"
-	    "PRAGMA journal_mode=WAL;PRAGMA journal_size_limit=0",
+	    "PRAGMA journal_mode=WAL;PRAGMA journal_size_limit=8388608",
 	    cfg.synchronous_full ? "FULL" : "NORMAL", cfg.cache_kib);
 	if ((rc = sqlite3_exec(h->db, pragmas, NULL, NULL, &msg)) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open the tenant's database: %s",
@@ -467,6 +510,7 @@ exec_open(struct handle *h, char *err, size_t errlen)
 	sqlite3_set_authorizer(h->db, exec_authorizer, h);
 	exec_limits(h->db);
 	sqlite3_progress_handler(h->db, 1000, exec_progress, h);
+	sqlite3_wal_hook(h->db, exec_wal_hook, h);
 	return (0);
 
 fail:

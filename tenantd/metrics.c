@@ -118,6 +118,11 @@ metrics_render(struct buf *b)
 	    "# TYPE tenantd_inline_handoffs_total counter\n"
 	    "tenantd_inline_handoffs_total %llu\n",
 	    (unsigned long long)cache_stats.inline_handoffs);
+	buf_addf(b, "# HELP tenantd_handed_checkpoints_total WAL checkpoints "
+	    "that commits on a loop left to a worker.\n"
+	    "# TYPE tenantd_handed_checkpoints_total counter\n"
+	    "tenantd_handed_checkpoints_total %llu\n",
+	    (unsigned long long)cache_stats.checkpoints);
 	buf_addf(b, "# HELP tenantd_cache_trims_total Idle handles that "
 	    "gave their page cache back.\n"
 	    "# TYPE tenantd_cache_trims_total counter\n"

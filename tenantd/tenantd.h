@@ -375,6 +375,7 @@ struct handle {
 	int			 inline_write_ok; /* [worker] one write may run */
 	int			 inline_abort;	/* [worker] stopped: to a worker */
 	int			 inline_ticks;	/* [worker] progress calls */
+	int			 ckpt_due;	/* [worker] WAL checkpoint owed */
 	uint64_t		 deadline_us;	/* [worker] statement deadline */
 	struct job_list		 jobs;		/* [loop] queued */
 	struct job		*running;	/* [loop] */
@@ -391,6 +392,7 @@ struct cache_stats {
 	uint64_t	batched;	/* requests run behind another */
 	uint64_t	inline_runs;	/* run on a loop (fast path) */
 	uint64_t	inline_handoffs;	/* fast path gave up: worker */
+	uint64_t	checkpoints;	/* owed by the fast path, on workers */
 	uint64_t	trims;		/* idle handles' memory released */
 };
 extern struct cache_stats cache_stats;
@@ -425,6 +427,7 @@ void		 exec_pipeline(struct handle *, struct hrana_pipeline *,
 void		 exec_rollback(struct handle *);
 int		 exec_migrate(struct handle *, int *, struct migrate_error *);
 void		 exec_query_only(struct handle *, int);
+void		 exec_checkpoint(struct handle *);
 int		 exec_create_db(const char *, const struct migrate_set *, int,
 		     int, char *, size_t);
 const char	*exec_code_name(int);

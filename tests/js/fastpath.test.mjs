@@ -147,7 +147,18 @@ await run(async (t, keep) => {
     rows += Number(firstValue(await pipelineOn(d, id, [exec('SELECT count(*) FROM t'), close])));
   t.is(rows, N / 3, 'every concurrent insert landed once');
 
-  // 9. --synchronous full: a write never runs on the loop (its fsync would
+  // 9. Commits made on the loop never checkpoint there (a checkpoint
+  //    fsyncs): once the WAL passes 1000 pages the checkpoint goes to a
+  //    worker, and every row is still there after it.
+  const k0 = (await m()).tenantd_handed_checkpoints_total;
+  for (let i = 0; i < 1100; i++)
+    await p([exec('INSERT INTO t VALUES (9)'), close]);
+  const k1 = (await m()).tenantd_handed_checkpoints_total;
+  t.ok(k1 - k0 >= 1, `1100 fast-path commits handed ${k1 - k0} checkpoint(s) to a worker`);
+  t.is(firstValue(await p([exec('SELECT count(*) FROM t WHERE x = 9'), close])), '1100',
+    'all 1100 rows are there after the checkpoint');
+
+  // 10. --synchronous full: a write never runs on the loop (its fsync would
   //    hold up every connection of that loop).
   const f = await startDaemon(['--loops', '2', '--synchronous', 'full']);
   keep(f);

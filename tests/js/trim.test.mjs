@@ -1,7 +1,14 @@
 // Idle handles give their page cache back (cache_trim_idle): a tenant that
-// read a lot keeps its connection open but not its cached pages.
-import { readFileSync } from 'node:fs';
+// read a lot keeps its connection open but not its cached pages, and its
+// WAL file is emptied (the disk space an idle tenant holds).
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { run, startDaemon } from './lib.mjs';
+
+// Bytes in every tenant's -wal file under the data dir.
+const walBytes = (data) => readdirSync(join(data, 'tenants'), { recursive: true })
+  .filter((f) => f.endsWith('.db-wal'))
+  .reduce((n, f) => n + statSync(join(data, 'tenants', f)).size, 0);
 
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 
@@ -32,6 +39,8 @@ await run(async (t, keep) => {
   }
   const trims0 = (await d.metrics()).tenantd_cache_trims_total;
   for (const id of ids) await pipeline(id, 'SELECT sum(length(x)) FROM b');
+  const wal = walBytes(d.data);
+  t.ok(wal > N * 900 * 1000, `the open tenants' WAL files hold what they wrote (${wal} bytes)`);
   const full = rssKiB(d.pid);
 
   // Wait on the counter (not a clock) until every one has been trimmed.
@@ -53,6 +62,7 @@ await run(async (t, keep) => {
     t.ok(full - after >= 8 * 1024,
       `RSS fell by ${full - after} KiB once the ${N} idle handles gave their page cache back (${full} -> ${after} KiB)`);
   }
+  t.is(walBytes(d.data), 0, 'the idle release emptied every WAL file (checkpointed into the database)');
   const m = await d.metrics();
   t.is(m.tenantd_open_handles, N, 'the trimmed handles stay open (no reopen on the next request)');
   let ok = 0;
