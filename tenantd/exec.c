@@ -839,7 +839,8 @@ exec_stmt(struct handle *h, const struct hrana_stmt *hs, struct sqlstore *ss,
 	sqlite3_stmt	*st;
 	const char	*sql = hs->sql;
 	size_t		 len = hs->sql_len, start = b->len;
-	uint64_t	 t0 = time_mono_us(), nrows = 0;
+	uint64_t	 t0 = time_mono_us(), nrows = 0, us;
+	char		 ms3[5];
 	int		 cached = 0, rc, ncols, i, ro;
 	int64_t		 changes;
 
@@ -922,15 +923,27 @@ exec_stmt(struct handle *h, const struct hrana_stmt *hs, struct sqlstore *ss,
 		return (-1);
 	}
 	changes = ro ? 0 : sqlite3_changes64(h->db);
-	buf_addf(b, "],\"affected_row_count\":%lld,\"last_insert_rowid\":",
-	    (long long)changes);
+	buf_adds(b, "],\"affected_row_count\":");
+	buf_add_int(b, changes);
+	buf_adds(b, ",\"last_insert_rowid\":");
 	if (!ro && changes > 0)
 		hrana_put_int_str(b, sqlite3_last_insert_rowid(h->db));
 	else
 		buf_adds(b, "null");
-	buf_addf(b, ",\"rows_read\":%llu,\"rows_written\":%lld,"
-	    "\"query_duration_ms\":%.3f}", (unsigned long long)nrows,
-	    (long long)changes, (double)(time_mono_us() - t0) / 1000.0);
+	/* Milliseconds with three decimals, from microseconds. */
+	us = time_mono_us() - t0;
+	buf_adds(b, ",\"rows_read\":");
+	buf_add_int(b, (int64_t)nrows);
+	buf_adds(b, ",\"rows_written\":");
+	buf_add_int(b, changes);
+	buf_adds(b, ",\"query_duration_ms\":");
+	buf_add_int(b, (int64_t)(us / 1000));
+	ms3[0] = '.';
+	ms3[1] = (char)('0' + us / 100 % 10);
+	ms3[2] = (char)('0' + us / 10 % 10);
+	ms3[3] = (char)('0' + us % 10);
+	ms3[4] = '}';
+	buf_add(b, ms3, 5);
 	stmt_put(st, cached);
 	ro_txn_check(h);
 	return (0);

@@ -75,22 +75,44 @@ buf_adds(struct buf *b, const char *s)
 	buf_add(b, s, strlen(s));
 }
 
+/* Formats once when the text fits what is left of the buffer. */
 void
 buf_addf(struct buf *b, const char *fmt, ...)
 {
 	va_list	ap;
+	size_t	room;
 	int	n;
 
+	buf_reserve(b, 64);
+	room = b->cap - b->len;
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(b->p + b->len, room, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		fatalx("buf_addf: bad format");
-	buf_reserve(b, (size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	if ((size_t)n >= room) {
+		buf_reserve(b, (size_t)n + 1);
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	b->len += (size_t)n;
+}
+
+/* v in decimal, without printf (a result carries several per row). */
+void
+buf_add_int(struct buf *b, int64_t v)
+{
+	char		 tmp[24], *p = tmp + sizeof tmp;
+	uint64_t	 u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*--p = '-';
+	buf_add(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 /* --- encoding ---------------------------------------------------------- */
@@ -188,10 +210,9 @@ hrana_put_str(struct buf *b, const char *str, size_t n)
 void
 hrana_put_int_str(struct buf *b, int64_t v)
 {
-	char	tmp[24];
-	int	n = snprintf(tmp, sizeof tmp, "\"%lld\"", (long long)v);
-
-	buf_add(b, tmp, (size_t)n);
+	buf_add(b, "\"", 1);
+	buf_add_int(b, v);
+	buf_add(b, "\"", 1);
 }
 
 /* A JSON number that round-trips; infinities as +-1e999 (JSON.parse

@@ -266,17 +266,61 @@ reply_close(struct http_req *req)
 		req->stage_close = 1;
 }
 
-/* Write a complete response head; ctype NULL means no body type. */
+/* Append n bytes at *p (bounded by end); the caller sized the buffer. */
+#define HEAD_LIT(p, end, lit)	head_put((p), (end), (lit), sizeof(lit) - 1)
+static char *
+head_put(char *p, const char *end, const char *s, size_t n)
+{
+	if (n > (size_t)(end - p))
+		n = (size_t)(end - p);
+	memcpy(p, s, n);
+	return (p + n);
+}
+
+/*
+ * Write a complete response head; ctype NULL means no body type.  Built by
+ * hand, not with evbuffer_add_printf: every answer has one.
+ */
 static void
 conn_head(struct evbuffer *out, struct http_conn *c, int status,
     const char *ctype, size_t len, const char *extra)
 {
-	int	keep = __atomic_load_n(&c->keepalive, __ATOMIC_RELAXED);
+	char		 head[512], num[24], *p = head, *n;
+	const char	*end = head + sizeof head, *reason = http_reason(status);
+	int		 keep = __atomic_load_n(&c->keepalive, __ATOMIC_RELAXED);
+	size_t		 xlen = extra ? strlen(extra) : 0;
 
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n", status,
-	    http_reason(status), ctype ? ctype : "application/json", len,
-	    extra ? extra : "", keep ? "" : "Connection: close\r\n");
+	if (xlen > 256 || status < 100 || status > 999) {
+		evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+		    "Content-Length: %zu\r\n%s%s\r\n", status, reason,
+		    ctype ? ctype : "application/json", len, extra ? extra : "",
+		    keep ? "" : "Connection: close\r\n");
+		return;
+	}
+	if (ctype == NULL)
+		ctype = "application/json";
+	p = HEAD_LIT(p, end, "HTTP/1.1 ");
+	num[0] = (char)('0' + status / 100);
+	num[1] = (char)('0' + status / 10 % 10);
+	num[2] = (char)('0' + status % 10);
+	num[3] = ' ';
+	p = head_put(p, end, num, 4);
+	p = head_put(p, end, reason, strlen(reason));
+	p = HEAD_LIT(p, end, "\r\nContent-Type: ");
+	p = head_put(p, end, ctype, strlen(ctype));
+	p = HEAD_LIT(p, end, "\r\nContent-Length: ");
+	n = num + sizeof num;
+	do {
+		*--n = (char)('0' + len % 10);
+		len /= 10;
+	} while (len != 0);
+	p = head_put(p, end, n, (size_t)(num + sizeof num - n));
+	p = HEAD_LIT(p, end, "\r\n");
+	p = head_put(p, end, extra ? extra : "", xlen);
+	if (!keep)
+		p = HEAD_LIT(p, end, "Connection: close\r\n");
+	p = HEAD_LIT(p, end, "\r\n");
+	evbuffer_add(out, head, (size_t)(p - head));
 }
 
 static void

@@ -245,6 +245,7 @@ void		 buf_add(struct buf *, const void *, size_t);
 void		 buf_adds(struct buf *, const char *);
 void		 buf_addf(struct buf *, const char *, ...) printflike(2, 3);
 void		 buf_reserve(struct buf *, size_t);
+void		 buf_add_int(struct buf *, int64_t);
 void		 hrana_put_str(struct buf *, const char *, size_t);
 void		 hrana_put_int_str(struct buf *, int64_t);
 void		 hrana_put_double(struct buf *, double);

@@ -932,6 +932,27 @@ test_put_blob_value_error(void)
 	buf_addf(&b, "%s-%d", "abc", 42);
 	buf_addf(&b, "/%05d", 7);
 	ok(buf_is(&b, "abc-42/00007", 12), "buf_addf appends");
+	/* Longer than what is left (formatted again after growing). */
+	{
+		char	 longtxt[301], want[320];
+
+		memset(longtxt, 'x', 300);
+		longtxt[300] = '\0';
+		buf_addf(&b, "<%s>", longtxt);
+		snprintf(want, sizeof want, "abc-42/00007<%s>", longtxt);
+		ok(buf_is(&b, want, 314), "buf_addf grows for a long text");
+	}
+	buf_free(&b);
+
+	/* buf_add_int: decimal without printf. */
+	buf_init(&b, 0);
+	buf_add_int(&b, -7);
+	buf_add(&b, " ", 1);
+	buf_add_int(&b, 1234567890123LL);
+	buf_add(&b, " ", 1);
+	buf_add_int(&b, INT64_MIN);
+	ok(buf_is(&b, "-7 1234567890123 -9223372036854775808", 37),
+	    "buf_add_int: negative, large, INT64_MIN");
 	buf_free(&b);
 }
 
