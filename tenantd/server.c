@@ -172,6 +172,8 @@ pipeline_refused(struct pjob *pj, const char *code, const char *msg)
  * (answered it, or queued it for a worker) and released the lock, 0 when
  * the job still has to be dispatched (lock held).
  */
+#define PIPELINE_FAST_STMTS	16
+
 static int
 pipeline_fast(struct pjob *pj)
 {
@@ -183,7 +185,10 @@ pipeline_fast(struct pjob *pj)
 	for (i = 0; i < pj->p.nreqs; i++) {
 		switch (pj->p.reqs[i].type) {
 		case HR_EXECUTE:
-			nexec++;
+			/* The step budget does not count preparing: a long
+			 * list of statements is a worker's. */
+			if (++nexec > PIPELINE_FAST_STMTS)
+				return (0);
 			break;
 		case HR_CLOSE:
 		case HR_GET_AUTOCOMMIT:

@@ -48,6 +48,15 @@ await run(async (t, keep) => {
   t.is(m1.tenantd_inline_handoffs_total - m0.tenantd_inline_handoffs_total, 0,
     'and was not handed to a worker');
 
+  // 1b. More than 16 statements: preparing them is not bounded by the step
+  //     budget, so the pipeline goes to a worker without being tried.
+  m0 = await m();
+  const many = await p([...Array.from({ length: 17 }, (_, i) => exec(`SELECT ${i}`)), close]);
+  m1 = await m();
+  t.is(many.results[16].response.result.rows[0][0].value, '16', 'a pipeline of 17 reads answers in full');
+  t.is(m1.tenantd_inline_requests_total - m0.tenantd_inline_requests_total, 0,
+    'a pipeline of more than 16 statements is not run on the loop');
+
   // 2. One write alone (synchronous=NORMAL) runs on the loop too.
   m0 = await m();
   const w = await p([exec('INSERT INTO t VALUES (2)'), close]);
