@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,29 +39,34 @@
  * the daemon exit at once (as kill -9 would, nothing flushed) the Nth time
  * (default the first) it reaches the step called NAME.  Any thread.
  */
+static const char	*crash_at;
+static size_t		 crash_namelen;
+static long		 crash_after = 1;
+
+static void
+crash_point_init(void)
+{
+	const char	*colon;
+
+	if ((crash_at = getenv("TENANTD_CRASH_AT")) == NULL)
+		return;
+	colon = strchr(crash_at, ':');
+	crash_namelen = colon ? (size_t)(colon - crash_at) : strlen(crash_at);
+	if (colon != NULL)
+		crash_after = strtol(colon + 1, NULL, 10);
+}
+
 void
 crash_point(const char *name)
 {
-	static const char	*at;
-	static size_t		 namelen;
-	static long		 after = 1;
+	static pthread_once_t	 once = PTHREAD_ONCE_INIT;
 	static _Atomic long	 hits;
-	static int		 checked;
-	const char		*colon;
 
-	if (!checked) {
-		if ((at = getenv("TENANTD_CRASH_AT")) != NULL) {
-			colon = strchr(at, ':');
-			namelen = colon ? (size_t)(colon - at) : strlen(at);
-			if (colon != NULL)
-				after = strtol(colon + 1, NULL, 10);
-		}
-		checked = 1;
-	}
-	if (at == NULL || strlen(name) != namelen ||
-	    strncmp(at, name, namelen) != 0)
+	pthread_once(&once, crash_point_init);
+	if (crash_at == NULL || strlen(name) != crash_namelen ||
+	    strncmp(crash_at, name, crash_namelen) != 0)
 		return;
-	if (++hits >= after) {
+	if (++hits >= crash_after) {
 		log_warnx("crash point %s reached: exiting as if killed", name);
 		_exit(137);
 	}

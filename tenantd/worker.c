@@ -31,6 +31,7 @@ static pthread_cond_t	 runq_cv = PTHREAD_COND_INITIALIZER;
 static struct job_list	 runq = TAILQ_HEAD_INITIALIZER(runq);
 static int		 runq_stop;
 static int		 runq_idle;	/* workers waiting on runq_cv */
+static _Atomic int	 runq_ready;	/* runq not empty (for worker_spin) */
 
 /* Each loop's jobs pushed during this iteration.  [that loop] */
 struct pushq {
@@ -95,8 +96,8 @@ worker_spin(void)
 	    !atomic_compare_exchange_strong(&spinning, &zero, 1))
 		return;
 	until = time_mono_us() + WORKER_SPIN_US;
-	while (__atomic_load_n(&TAILQ_FIRST(&runq), __ATOMIC_RELAXED) ==
-	    NULL && time_mono_us() < until)
+	while (!atomic_load_explicit(&runq_ready, memory_order_relaxed) &&
+	    time_mono_us() < until)
 		__builtin_ia32_pause();
 	atomic_store(&spinning, 0);
 }
@@ -120,6 +121,7 @@ worker_main(void *arg)
 		}
 		j = TAILQ_FIRST(&runq);
 		TAILQ_REMOVE(&runq, j, entry);
+		atomic_store(&runq_ready, !TAILQ_EMPTY(&runq));
 		pthread_mutex_unlock(&runq_mtx);
 		atomic_fetch_add(&running, 1);
 
@@ -165,6 +167,7 @@ worker_flush_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	pthread_mutex_lock(&runq_mtx);
 	TAILQ_CONCAT(&runq, &pq->q, entry);
+	atomic_store(&runq_ready, 1);
 	wake = (size_t)runq_idle < n ? (size_t)runq_idle : n;
 	pthread_mutex_unlock(&runq_mtx);
 	pq->n = 0;
