@@ -61,7 +61,23 @@ struct http_conn {
 	int			 rpaused;	/* EV_READ off while busy */
 	int			 wpending;	/* EV_WRITE on: output left */
 	struct loop		*loop;		/* [const] the owner */
+	struct flushq		*fq;		/* [const] its loop's */
+	TAILQ_ENTRY(http_conn)	 fentry;	/* on fq: answer to send */
+	int			 flushing;	/* on fq */
 };
+
+/*
+ * Answers are sent at the end of the loop iteration that produced them,
+ * all together (conn_flush_later): a client thread with several
+ * connections ready is woken once, not once per answer.
+ */
+struct flushq {
+	TAILQ_HEAD(, http_conn)	 conns;
+	struct event		*ev;
+};
+static _Thread_local struct flushq *loop_fq;
+static struct flushq	*flushqs[64];	/* all of them, for shutdown */
+static int		 nflushqs;
 
 struct http_listener {
 	struct evconnlistener	*lev;
@@ -368,6 +384,55 @@ conn_flush(struct http_conn *c)
 	}
 }
 
+static void
+flushq_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct flushq		*fq = arg;
+	struct http_conn	*c;
+
+	while ((c = TAILQ_FIRST(&fq->conns)) != NULL) {
+		TAILQ_REMOVE(&fq->conns, c, fentry);
+		c->flushing = 0;
+		conn_flush(c);
+	}
+}
+
+/* The calling loop's flush queue, made on first use. */
+static struct flushq *
+flushq_get(void)
+{
+	struct flushq	*fq;
+
+	if (loop_fq != NULL)
+		return (loop_fq);
+	fq = xcalloc(1, sizeof *fq);
+	TAILQ_INIT(&fq->conns);
+	if ((fq->ev = event_new(loop_base(loop_self), -1, 0, flushq_cb,
+	    fq)) == NULL)
+		fatalx("http: cannot create the flush event");
+	pthread_mutex_lock(&conns_mtx);
+	if (nflushqs == (int)(sizeof flushqs / sizeof flushqs[0]))
+		fatalx("http: too many loops");
+	flushqs[nflushqs++] = fq;
+	pthread_mutex_unlock(&conns_mtx);
+	loop_fq = fq;
+	return (fq);
+}
+
+/* Send c's answer once this loop iteration's callbacks have run. */
+static void
+conn_flush_later(struct http_conn *c)
+{
+	struct flushq	*fq = c->fq;
+
+	if (c->flushing)
+		return;
+	if (TAILQ_EMPTY(&fq->conns))
+		event_active(fq->ev, 0, 0);
+	TAILQ_INSERT_TAIL(&fq->conns, c, fentry);
+	c->flushing = 1;
+}
+
 /* A protocol error before a request reached the handler: answer, close. */
 static void
 conn_fail(struct http_conn *c, int status, const char *code, const char *msg)
@@ -446,7 +511,7 @@ reply_done(struct http_req *req, int status)
 	}
 	c->state = C_HEAD;
 	c->head_start = time_mono_us();
-	conn_flush(c);
+	conn_flush_later(c);
 	if (c->rpaused) {
 		c->rpaused = 0;
 		bufferevent_enable(c->bev, EV_READ);
@@ -961,6 +1026,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 static void
 conn_free(struct http_conn *c)
 {
+	if (c->flushing)
+		TAILQ_REMOVE(&c->fq->conns, c, fentry);
 	if (c->req != NULL)
 		req_free(c->req);
 	free(c->head);
@@ -977,9 +1044,17 @@ void
 http_close_all(void)
 {
 	struct http_conn	*c;
+	int			 i;
 
+	for (i = 0; i < nflushqs; i++)	/* answers not sent yet */
+		flushq_cb(-1, 0, flushqs[i]);
 	while ((c = TAILQ_FIRST(&conns)) != NULL)
 		conn_free(c);
+	for (i = 0; i < nflushqs; i++) {
+		event_free(flushqs[i]->ev);
+		free(flushqs[i]);
+	}
+	nflushqs = 0;
 }
 
 /* Start serving fd on the calling thread's loop. */
@@ -994,6 +1069,7 @@ conn_new(int fd, int tcp)
 	c->state = C_HEAD;
 	c->head_start = time_mono_us();
 	c->loop = loop_self;
+	c->fq = flushq_get();
 	c->bev = bufferevent_socket_new(loop_base(loop_self), fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {

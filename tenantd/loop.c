@@ -99,7 +99,7 @@ loop_wake_cb(evutil_socket_t fd, short what, void *arg)
 		fatal("loop: eventfd read");
 	loop_drain(l);
 	if (l->stop)
-		event_base_loopbreak(l->base);
+		event_base_loopexit(l->base, NULL);	/* after what is active */
 }
 
 /*
