@@ -113,6 +113,19 @@ handle_close_db(struct handle *h)
 	h->ro_txn = 0;
 }
 
+/*
+ * Close after a TRUNCATE checkpoint, leaving the database file complete
+ * and the WAL empty (closing alone does not checkpoint, see exec_open).
+ */
+void
+handle_close_clean(struct handle *h)
+{
+	if (h->db != NULL)
+		sqlite3_wal_checkpoint_v2(h->db, NULL,
+		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	handle_close_db(h);
+}
+
 void
 handle_free(struct handle *h)
 {
@@ -306,7 +319,7 @@ trim_run(struct job *j)
 	if (h->db == NULL)
 		return;
 	/* Its WAL's disk space too: a tenant left open but idle keeps an
-	 * empty -wal file, as a closed one does. */
+	 * empty -wal file. */
 	sqlite3_wal_checkpoint_v2(h->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
 	    NULL);
 	sqlite3_db_release_memory(h->db);
@@ -718,7 +731,7 @@ cache_shutdown(void)
 		next = lru_next(&table, e, &pos);
 		h = (struct handle *)e;
 		lru_remove(&table, e);
-		handle_close_db(h);
+		handle_close_clean(h);	/* files left complete */
 		handle_free(h);
 	}
 	lru_free(&table);

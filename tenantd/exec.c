@@ -460,6 +460,16 @@ exec_open(struct handle *h, char *err, size_t errlen)
 	sqlite3_extended_result_codes(h->db, 1);
 	sqlite3_busy_timeout(h->db, cfg.busy_timeout_ms);
 	sqlite3_db_config(h->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	/*
+	 * Closing does not checkpoint: at synchronous=NORMAL a checkpoint
+	 * fsyncs the WAL and the database, and an LRU eviction closed a
+	 * handle on every miss (bench: point updates, uniform, 10,000
+	 * tenants: 35-40k -> 47-52k req/s).  The WAL keeps the committed
+	 * frames (as durable as they were while open) and the next open
+	 * reads them back.  The idle release, shutdown and an import
+	 * checkpoint first (handle_close_clean).
+	 */
+	sqlite3_db_config(h->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	sqlite3_db_config(h->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0,
 	    NULL);
 	/*

@@ -289,7 +289,7 @@ import_run(struct job *j)
 			goto out;
 		}
 	} else if (j->h != NULL)
-		handle_close_db(j->h);	/* checkpoints into the old file */
+		handle_close_clean(j->h);	/* the old file complete */
 	else {
 		/* Not open here, but a crash may have left committed frames
 		 * in its WAL: fold them into the old file first. */

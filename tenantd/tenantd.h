@@ -403,6 +403,7 @@ int		 cache_dispatch(struct job *, const char **, const char **);
 void		 cache_submit(struct handle *, struct job *);
 void		 cache_job_done(struct job *);
 void		 cache_batch_done(struct job *);
+void		 handle_close_clean(struct handle *);
 struct handle	*cache_claim(struct job *);
 void		 cache_unclaim(struct job *, int);
 struct handle	*cache_find(const char *, size_t);
