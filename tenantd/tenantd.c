@@ -145,6 +145,7 @@ main(int argc, char **argv)
 	struct timeval	 tv = { 0, TICK_MS * 1000 };
 	struct schema	*def;
 	char		 err[512], bound[300], *dir, *abs;
+	size_t		 probe;
 	int		 rc, lockfd, i;
 	const int	 signos[4] = { SIGTERM, SIGINT, SIGHUP, 0 };
 
@@ -186,6 +187,10 @@ main(int argc, char **argv)
 	if (auth_init() != 0)
 		return (1);
 
+	if (sqlmem_init() != 0) {
+		log_warnx("cannot install SQLite's allocator");
+		return (1);
+	}
 	sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	/* No page-cache preallocation per connection: an idle handle then
@@ -210,6 +215,14 @@ main(int argc, char **argv)
 	free(dir);
 	if (tenant_recover(server_catalog) != 0 || export_init() != 0)
 		return (1);
+	xasprintf(&dir, "%s/tmp", cfg.data_dir);
+	if ((probe = sqlmem_probe(dir)) != 0)
+		log_info("sqlite: the VFS's inode records (%zu bytes) come from "
+		    "one pool", probe);
+	else
+		log_warnx("sqlite: the VFS's inode record was not found; "
+		    "opens walk a scattered list (slower misses)");
+	free(dir);
 	if (schema_load_all(cfg.schemas_dir, err, sizeof err) != 0)
 		log_warnx("%s; serving without schemas", err);
 	if (cfg.default_schema != NULL) {

@@ -329,6 +329,10 @@ void		 worker_stop(void);
 int		 worker_count(void);
 size_t		 worker_inflight(void);
 
+/* sqlmem.c: SQLite's allocator; the VFS inode records in one pool. */
+int		 sqlmem_init(void);
+size_t		 sqlmem_probe(const char *);
+
 /* loop.c: the event loops (one per core) and the state lock. */
 struct loop;
 extern _Thread_local struct loop *loop_self;

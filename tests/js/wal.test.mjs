@@ -5,7 +5,7 @@
 // shutdown leaves the cached tenants' files complete, and an import never
 // lets the old WAL into the new file.
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, startDaemon } from './lib.mjs';
 
@@ -28,6 +28,10 @@ const close = { type: 'close' };
 await run(async (t, keep) => {
   const d = await startDaemon(['--max-open', '2']);
   keep(d);
+  // sqlmem.c found SQLite's inode record (if not, misses get slower
+  // without any other sign).
+  t.ok(/the VFS's inode records \(\d+ bytes\) come from one pool/.test(readFileSync(d.log, 'utf8')),
+    'at start tenantd found the VFS inode record and pools it');
   const p = async (id, sql) => {
     const res = await fetch(`${d.url}/t/${id}/v2/pipeline`, {
       method: 'POST',
