@@ -236,6 +236,18 @@ cache_reap(struct handle *h)
 	worker_push(j);
 }
 
+/*
+ * h has just become free (or left the table): run what waits on it, free
+ * it if nothing needs it, and let waiting misses take a freed slot.
+ */
+static void
+cache_settle(struct handle *h)
+{
+	cache_kick(h);
+	cache_reap(h);
+	cache_wake_waiters();
+}
+
 /* A job bound to a handle came back from its worker. */
 void
 cache_job_done(struct job *j)
@@ -276,9 +288,7 @@ cache_job_done(struct job *j)
 	}
 	h->idle_since = time_mono_us();
 	h->trimmed = 0;
-	cache_kick(h);
-	cache_reap(h);
-	cache_wake_waiters();
+	cache_settle(h);
 }
 
 /* A batched job, posted to its own loop by cache_job_done.  [loop] */
@@ -337,9 +347,7 @@ trim_done(struct job *j)
 	lru_unpin_old(&table, &h->le);	/* stays least recently used */
 	trims_since_malloc_trim++;
 	trims_running--;
-	cache_kick(h);
-	cache_reap(h);
-	cache_wake_waiters();
+	cache_settle(h);
 }
 
 static void
@@ -356,9 +364,7 @@ ckpt_done(struct job *j)
 	free(j);
 	h->running = NULL;
 	lru_unpin(&table, &h->le);
-	cache_kick(h);
-	cache_reap(h);
-	cache_wake_waiters();
+	cache_settle(h);
 }
 
 /*
@@ -542,11 +548,8 @@ cache_unclaim(struct job *j, int ran)
 	h->idle_since = time_mono_us();
 	h->trimmed = 0;
 	if (h->ckpt_due)
-		cache_checkpoint(h);
-	else
-		cache_kick(h);
-	cache_reap(h);
-	cache_wake_waiters();
+		cache_checkpoint(h);	/* runs before what is queued */
+	cache_settle(h);
 }
 
 static void
@@ -676,9 +679,7 @@ cache_clear_owner(struct handle *h, uint64_t stream)
 		return;
 	h->owner = 0;
 	lru_unpin(&table, &h->le);
-	cache_kick(h);
-	cache_reap(h);
-	cache_wake_waiters();
+	cache_settle(h);
 }
 
 size_t

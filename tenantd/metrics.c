@@ -69,6 +69,36 @@ metrics_request(int route, int code, uint64_t us)
 	pthread_mutex_unlock(&stats_mtx);
 }
 
+/* The handle cache's counters (struct cache_stats). */
+static const struct {
+	const char	*name;
+	const char	*help;
+	const uint64_t	*v;
+} counters[] = {
+	{ "tenantd_cache_hits_total", "Requests that found their tenant "
+	    "open.", &cache_stats.hits },
+	{ "tenantd_cache_misses_total", "Requests that had to open their "
+	    "tenant.", &cache_stats.misses },
+	{ "tenantd_cache_evictions_total", "Idle handles closed to make "
+	    "room.", &cache_stats.evictions },
+	{ "tenantd_cache_wait_timeouts_total", "Requests refused because no "
+	    "handle freed up in time.", &cache_stats.wait_timeouts },
+	{ "tenantd_batched_requests_total", "Requests that ran right behind "
+	    "another one of the same tenant, on the same worker, without a "
+	    "hand-off of their own.", &cache_stats.batched },
+	{ "tenantd_inline_requests_total", "Requests run on the event loop "
+	    "that read them (fast path: the tenant was open and idle), "
+	    "without a worker.", &cache_stats.inline_runs },
+	{ "tenantd_inline_handoffs_total", "Fast-path requests handed to a "
+	    "worker before they had any effect (a write where none may run "
+	    "on the loop, or past the step budget of the loop).",
+	    &cache_stats.inline_handoffs },
+	{ "tenantd_handed_checkpoints_total", "WAL checkpoints that commits "
+	    "on a loop left to a worker.", &cache_stats.checkpoints },
+	{ "tenantd_cache_trims_total", "Idle handles that gave their page "
+	    "cache back.", &cache_stats.trims },
+};
+
 void
 metrics_render(struct buf *b)
 {
@@ -83,51 +113,10 @@ metrics_render(struct buf *b)
 	buf_addf(b, "# HELP tenantd_max_open_handles The handle cap "
 	    "(--max-open).\n# TYPE tenantd_max_open_handles gauge\n"
 	    "tenantd_max_open_handles %zu\n", cache_cap());
-	buf_addf(b, "# HELP tenantd_cache_hits_total Requests that found "
-	    "their tenant open.\n# TYPE tenantd_cache_hits_total counter\n"
-	    "tenantd_cache_hits_total %llu\n",
-	    (unsigned long long)cache_stats.hits);
-	buf_addf(b, "# HELP tenantd_cache_misses_total Requests that had to "
-	    "open their tenant.\n# TYPE tenantd_cache_misses_total counter\n"
-	    "tenantd_cache_misses_total %llu\n",
-	    (unsigned long long)cache_stats.misses);
-	buf_addf(b, "# HELP tenantd_cache_evictions_total Idle handles closed "
-	    "to make room.\n# TYPE tenantd_cache_evictions_total counter\n"
-	    "tenantd_cache_evictions_total %llu\n",
-	    (unsigned long long)cache_stats.evictions);
-	buf_addf(b, "# HELP tenantd_cache_wait_timeouts_total Requests "
-	    "refused because no handle freed up in time.\n"
-	    "# TYPE tenantd_cache_wait_timeouts_total counter\n"
-	    "tenantd_cache_wait_timeouts_total %llu\n",
-	    (unsigned long long)cache_stats.wait_timeouts);
-	buf_addf(b, "# HELP tenantd_batched_requests_total Requests that ran "
-	    "right behind another one of the same tenant, on the same worker, "
-	    "without a hand-off of their own.\n"
-	    "# TYPE tenantd_batched_requests_total counter\n"
-	    "tenantd_batched_requests_total %llu\n",
-	    (unsigned long long)cache_stats.batched);
-	buf_addf(b, "# HELP tenantd_inline_requests_total Requests run on "
-	    "the event loop that read them (fast path: the tenant was open "
-	    "and idle), without a worker.\n"
-	    "# TYPE tenantd_inline_requests_total counter\n"
-	    "tenantd_inline_requests_total %llu\n",
-	    (unsigned long long)cache_stats.inline_runs);
-	buf_addf(b, "# HELP tenantd_inline_handoffs_total Fast-path requests "
-	    "handed to a worker before they had any effect (a write where "
-	    "none may run on the loop, or past the step budget of the loop).\n"
-	    "# TYPE tenantd_inline_handoffs_total counter\n"
-	    "tenantd_inline_handoffs_total %llu\n",
-	    (unsigned long long)cache_stats.inline_handoffs);
-	buf_addf(b, "# HELP tenantd_handed_checkpoints_total WAL checkpoints "
-	    "that commits on a loop left to a worker.\n"
-	    "# TYPE tenantd_handed_checkpoints_total counter\n"
-	    "tenantd_handed_checkpoints_total %llu\n",
-	    (unsigned long long)cache_stats.checkpoints);
-	buf_addf(b, "# HELP tenantd_cache_trims_total Idle handles that "
-	    "gave their page cache back.\n"
-	    "# TYPE tenantd_cache_trims_total counter\n"
-	    "tenantd_cache_trims_total %llu\n",
-	    (unsigned long long)cache_stats.trims);
+	for (i = 0; i < (int)(sizeof counters / sizeof counters[0]); i++)
+		buf_addf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n",
+		    counters[i].name, counters[i].help, counters[i].name,
+		    counters[i].name, (unsigned long long)*counters[i].v);
 	buf_addf(b, "# HELP tenantd_tenants_total Tenants in the catalog.\n"
 	    "# TYPE tenantd_tenants_total gauge\ntenantd_tenants_total %zu\n",
 	    catalog_count(server_catalog));
