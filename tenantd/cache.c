@@ -513,8 +513,11 @@ cache_claim(struct job *j)
 {
 	struct handle	*h;
 
+	/* Not a trimmed handle: idle long enough to have given its pages
+	 * back, its next read may wait on the disk, which is a worker's
+	 * job, not a loop's. */
 	if ((h = cache_find(j->tid, j->tidlen)) == NULL || h->running != NULL ||
-	    h->db == NULL || h->deleted || h->owner != 0 ||
+	    h->db == NULL || h->deleted || h->owner != 0 || h->trimmed ||
 	    !TAILQ_EMPTY(&h->jobs))
 		return (NULL);
 	cache_stats.hits++;
