@@ -28,19 +28,34 @@ fsync_path(const char *path, int dir)
 	return (rc);
 }
 
-/* fsync the folder that holds path (an entry was added or removed). */
-int
-fsync_parent(const char *path)
+/*
+ * The folder that holds path, into dir (size bytes): 1, or 0 when path
+ * has no folder part, or -1 (ENAMETOOLONG).
+ */
+static int
+parent_of(const char *path, char *dir, size_t size)
 {
-	char	dir[1024], *slash;
+	char	*slash;
 
-	if (strlcpy_x(dir, path, sizeof dir) >= sizeof dir) {
+	if (strlcpy_x(dir, path, size) >= size) {
 		errno = ENAMETOOLONG;
 		return (-1);
 	}
 	if ((slash = strrchr(dir, '/')) == NULL)
 		return (0);
 	*slash = '\0';
+	return (1);
+}
+
+/* fsync the folder that holds path (an entry was added or removed). */
+int
+fsync_parent(const char *path)
+{
+	char	dir[1024];
+	int	rc;
+
+	if ((rc = parent_of(path, dir, sizeof dir)) <= 0)
+		return (rc);
 	return (fsync_path(dir[0] != '\0' ? dir : "/", 1));
 }
 
@@ -52,15 +67,11 @@ fsync_parent(const char *path)
 int
 mkdir_parent(const char *path, mode_t mode)
 {
-	char	dir[1024], *slash;
+	char	dir[1024];
+	int	rc;
 
-	if (strlcpy_x(dir, path, sizeof dir) >= sizeof dir) {
-		errno = ENAMETOOLONG;
-		return (-1);
-	}
-	if ((slash = strrchr(dir, '/')) == NULL)
-		return (0);
-	*slash = '\0';
+	if ((rc = parent_of(path, dir, sizeof dir)) <= 0)
+		return (rc);
 	if (mkdir(dir, mode) == -1)
 		return (errno == EEXIST ? 0 : -1);
 	return (fsync_parent(dir));

@@ -160,9 +160,9 @@ find_schemas_dir(const char *argv0)
 int
 config_parse(int argc, char **argv)
 {
-	enum { O_SOCKGROUP = 256, O_SCHEMAS, O_DEFSCHEMA, O_MAXOPEN, O_WORKERS, O_LOOPS,
-	    O_MAXBODY, O_MAXRESP, O_STREAMTO, O_HWAIT, O_BUSY, O_SYNC, O_CACHE,
-	    O_IDLEREL, O_SHARED,
+	enum { O_SOCKGROUP = 256, O_SCHEMAS, O_DEFSCHEMA, O_MAXOPEN, O_WORKERS,
+	    O_LOOPS, O_MAXBODY, O_MAXRESP, O_STREAMTO, O_HWAIT, O_BUSY, O_SYNC,
+	    O_CACHE, O_IDLEREL, O_SHARED,
 	    O_HTTPTO, O_MAXCONNS, O_NOAUTH, O_READY, O_MAXIMPORT, O_MAXTENANT,
 	    O_STMTTO, O_RESTORE, O_QWAIT };
 	static const struct option longopts[] = {
@@ -200,6 +200,7 @@ config_parse(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	long long	v;
+	long		ncpu;
 	int		ch;
 
 	while ((ch = getopt_long(argc, argv, "D:s:l:dvVh", longopts,
@@ -360,12 +361,11 @@ config_parse(int argc, char **argv)
 		xasprintf(&cfg.socket_path, "%s/tenantd.sock", cfg.data_dir);
 	if (cfg.schemas_dir == NULL)
 		cfg.schemas_dir = find_schemas_dir(argv[0]);
-	if (cfg.loops == 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		cfg.loops = n < 1 ? 1 : n > 16 ? 16 : (int)n;
-	}
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (cfg.loops == 0)
+		cfg.loops = ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu;
 	if (cfg.workers == 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		long n = ncpu;
 		cfg.workers = n < 2 ? 4 : n > 32 ? 64 : (int)n * 2;
 		/*
 		 * With synchronous=FULL every write holds its worker in

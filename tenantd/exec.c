@@ -896,7 +896,7 @@ exec_stmt(struct handle *h, const struct hrana_stmt *hs, struct sqlstore *ss,
 		return (-1);
 	}
 	ncols = sqlite3_column_count(st);
-	h->deadline_us = time_mono_us() + (uint64_t)cfg.stmt_timeout_ms * 1000;
+	h->deadline_us = t0 + (uint64_t)cfg.stmt_timeout_ms * 1000;
 	buf_add(b, "{", 1);
 	put_cols(b, st);
 	buf_adds(b, ",\"rows\":[");
