@@ -31,6 +31,7 @@ config_defaults(void)
 	cfg.foreground = 1;
 	cfg.max_open = 0;		/* from the fd limit */
 	cfg.workers = 0;		/* from the core count */
+	cfg.group_commit = 1;
 	cfg.max_body = 8u << 20;
 	cfg.max_import = (size_t)1 << 30;
 	cfg.max_tenant_bytes = (uint64_t)1 << 30;
@@ -60,7 +61,8 @@ config_usage(void)
 "      --max-open N         open tenant handles at most (default from the fd limit)\n"
 "      --loops N            event loops serving connections (default: 1 per core)\n"
 "      --workers N          SQLite worker threads (default: 2 per core, at least 4;\n"
-"                           with --synchronous full 8 per core, at least 16)\n"
+"                           with --synchronous full --no-group-commit 8 per\n"
+"                           core, at least 16)\n"
 "      --max-body BYTES     request body limit (default 8 MiB)\n"
 "      --max-response BYTES result size limit per statement (default 16 MiB)\n"
 "      --max-import BYTES   largest tenant file or dump to import (default 1 GiB)\n"
@@ -71,7 +73,10 @@ config_usage(void)
 "      --queue-wait-ms MS   how long a request waits behind its tenant's other\n"
 "                           work, e.g. a migration on open (30000)\n"
 "      --busy-timeout MS    SQLite busy timeout (default 5000)\n"
-"      --synchronous MODE   normal (default) or full\n"
+"      --synchronous MODE   normal (default) or full: a commit is answered once\n"
+"                           it is on disk (commits share one syncfs per round)\n"
+"      --no-group-commit    with --synchronous full: SQLite's own fsync at every\n"
+"                           commit instead of shared syncfs rounds\n"
 "      --cache-kib N        page cache per handle in KiB (default 256)\n"
 "      --idle-release S     a handle idle S seconds gives its page cache back\n"
 "                           (default 10; 0: never)\n"
@@ -162,7 +167,7 @@ config_parse(int argc, char **argv)
 {
 	enum { O_SOCKGROUP = 256, O_SCHEMAS, O_DEFSCHEMA, O_MAXOPEN, O_WORKERS,
 	    O_LOOPS, O_MAXBODY, O_MAXRESP, O_STREAMTO, O_HWAIT, O_BUSY, O_SYNC,
-	    O_CACHE, O_IDLEREL, O_SHARED,
+	    O_CACHE, O_IDLEREL, O_SHARED, O_NOGROUP,
 	    O_HTTPTO, O_MAXCONNS, O_NOAUTH, O_READY, O_MAXIMPORT, O_MAXTENANT,
 	    O_STMTTO, O_RESTORE, O_QWAIT };
 	static const struct option longopts[] = {
@@ -188,6 +193,7 @@ config_parse(int argc, char **argv)
 		{ "cache-kib", required_argument, NULL, O_CACHE },
 		{ "idle-release", required_argument, NULL, O_IDLEREL },
 		{ "shared-files", no_argument, NULL, O_SHARED },
+		{ "no-group-commit", no_argument, NULL, O_NOGROUP },
 		{ "http-timeout", required_argument, NULL, O_HTTPTO },
 		{ "max-conns", required_argument, NULL, O_MAXCONNS },
 		{ "no-auth", no_argument, NULL, O_NOAUTH },
@@ -312,6 +318,9 @@ config_parse(int argc, char **argv)
 				return (-1);
 			cfg.idle_release_s = (int)v;
 			break;
+		case O_NOGROUP:
+			cfg.group_commit = 0;
+			break;
 		case O_SHARED:
 			cfg.shared_files = 1;
 			break;
@@ -374,7 +383,8 @@ config_parse(int argc, char **argv)
 		 * flush (bench: point updates over 10,000 tenants on 2
 		 * cores, 4 workers 7.7k/s, 16 workers 15.5k/s, 64 13.3k/s).
 		 */
-		if (cfg.synchronous_full && cfg.workers < 16)
+		if (cfg.synchronous_full && !cfg.group_commit &&
+		    cfg.workers < 16)
 			cfg.workers = n < 2 ? 16 : n > 8 ? 64 : (int)n * 8;
 	}
 	return (0);

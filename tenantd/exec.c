@@ -255,6 +255,10 @@ exec_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	struct handle	*h = arg;
 
+	/* Group commit: answers that depend on this commit wait for the
+	 * sync round that covers it (durable.c). */
+	if (durable_active())
+		h->sync_ticket = durable_ticket();
 	if (frames < EXEC_CKPT_PAGES)
 		return (SQLITE_OK);
 	if (h->inline_run)
@@ -483,7 +487,8 @@ exec_open(struct handle *h, char *err, size_t errlen)
 	snprintf(pragmas, sizeof pragmas, "PRAGMA synchronous=%s;"
 	    "PRAGMA foreign_keys=ON;PRAGMA cache_size=-%d;"
 	    "PRAGMA journal_mode=WAL;PRAGMA journal_size_limit=8388608",
-	    cfg.synchronous_full ? "FULL" : "NORMAL", cfg.cache_kib);
+	    cfg.synchronous_full && !durable_active() ? "FULL" : "NORMAL",
+	    cfg.cache_kib);
 	if ((rc = sqlite3_exec(h->db, pragmas, NULL, NULL, &msg)) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open the tenant's database: %s",
 		    msg ? msg : sqlite3_errstr(rc));
@@ -517,6 +522,9 @@ exec_open(struct handle *h, char *err, size_t errlen)
 		log_info("tenant %s: database made at version %d", h->le.key,
 		    version);
 	}
+	/* Whatever this tenant committed through a handle closed before
+	 * may still be waiting for its sync round. */
+	h->sync_ticket = durable_pending();
 	sqlite3_set_authorizer(h->db, exec_authorizer, h);
 	exec_limits(h->db);
 	sqlite3_progress_handler(h->db, 1000, exec_progress, h);

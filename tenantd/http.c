@@ -74,6 +74,14 @@ struct http_conn {
 struct flushq {
 	TAILQ_HEAD(, http_conn)	 conns;
 	struct event		*ev;
+	/* Group commit: answers built but not sent until their commit's
+	 * sync round is done (reply_done).  nheld and posted are read by
+	 * the sync thread (http_durable_notify). */
+	TAILQ_HEAD(, http_req)	 held;
+	_Atomic int		 nheld;
+	_Atomic int		 posted;
+	struct job		 release;
+	struct loop		*loop;
 };
 static _Thread_local struct flushq *loop_fq;
 static struct flushq	*flushqs[64];	/* all of them, for shutdown */
@@ -97,6 +105,7 @@ static _Atomic size_t		 ninflight;
 static _Atomic uint64_t		 next_reqid;
 
 static void	conn_process(struct http_conn *);
+static void	held_release(struct job *);
 
 struct segment_cb {
 	void	(*done)(void *);
@@ -265,7 +274,12 @@ reply_out(struct http_req *req)
 {
 	struct http_conn	*c = req->conn;
 
-	if (loop_mine(c->loop))
+	/* An answer that waits for a sync round is staged too, so that
+	 * flushing the connection cannot send it early. */
+	if (!req->held && req->sync_ticket != 0 &&
+	    !durable_reached(req->sync_ticket))
+		req->held = 1;
+	if (loop_mine(c->loop) && !req->held)
 		return (bufferevent_get_output(c->bev));
 	if (req->stage == NULL && (req->stage = evbuffer_new()) == NULL)
 		fatalx("evbuffer_new failed");
@@ -276,7 +290,7 @@ reply_out(struct http_req *req)
 static void
 reply_close(struct http_req *req)
 {
-	if (loop_mine(req->conn->loop))
+	if (loop_mine(req->conn->loop) && req->stage == NULL)
 		req->conn->keepalive = 0;
 	else
 		req->stage_close = 1;
@@ -407,6 +421,9 @@ flushq_get(void)
 		return (loop_fq);
 	fq = xcalloc(1, sizeof *fq);
 	TAILQ_INIT(&fq->conns);
+	TAILQ_INIT(&fq->held);
+	fq->loop = loop_self;
+	fq->release.onloop = held_release;
 	if ((fq->ev = event_new(loop_base(loop_self), -1, 0, flushq_cb,
 	    fq)) == NULL)
 		fatalx("http: cannot create the flush event");
@@ -470,16 +487,69 @@ static void
 reply_deliver(struct job *j)
 {
 	struct reply_post	*rp = (struct reply_post *)j;
-	struct http_req		*req = rp->req;
-	struct http_conn	*c = req->conn;
 
-	evbuffer_add_buffer(bufferevent_get_output(c->bev), req->stage);
-	evbuffer_free(req->stage);
-	req->stage = NULL;
-	if (req->stage_close)
-		c->keepalive = 0;
-	reply_done(req, rp->status);
+	reply_done(rp->req, rp->status);
 	free(rp);
+}
+
+/* Hold req's staged answer until its sync round is done.  Its loop. */
+static void
+reply_hold(struct http_req *req, int status)
+{
+	struct flushq	*fq = req->conn->fq;
+
+	req->held_status = status;
+	TAILQ_INSERT_TAIL(&fq->held, req, hentry);
+	atomic_fetch_add(&fq->nheld, 1);
+	atomic_fetch_add(&durable_stats.held, 1);
+	/* The round may have ended before nheld went up (and the sync
+	 * thread found nothing to release): look again. */
+	if (durable_reached(req->sync_ticket)) {
+		TAILQ_REMOVE(&fq->held, req, hentry);
+		atomic_fetch_sub(&fq->nheld, 1);
+		reply_done(req, status);
+	}
+}
+
+/* On a loop, after a sync round: send the answers it made durable. */
+static void
+held_release(struct job *j)
+{
+	struct flushq	*fq = (struct flushq *)((char *)j -
+			    offsetof(struct flushq, release));
+	struct http_req	*req, *next;
+
+	atomic_store(&fq->posted, 0);
+	for (req = TAILQ_FIRST(&fq->held); req != NULL; req = next) {
+		next = TAILQ_NEXT(req, hentry);
+		if (!durable_reached(req->sync_ticket))
+			continue;
+		TAILQ_REMOVE(&fq->held, req, hentry);
+		atomic_fetch_sub(&fq->nheld, 1);
+		reply_done(req, req->held_status);
+	}
+}
+
+/*
+ * The sync thread, after each round: wake the loops holding answers.  A
+ * loop whose release is already posted will look at the new round when
+ * it runs.
+ */
+void
+http_durable_notify(void)
+{
+	struct flushq	*fq;
+	int		 i, n;
+
+	pthread_mutex_lock(&conns_mtx);
+	n = nflushqs;
+	pthread_mutex_unlock(&conns_mtx);
+	for (i = 0; i < n; i++) {
+		fq = flushqs[i];
+		if (atomic_load(&fq->nheld) > 0 &&
+		    !atomic_exchange(&fq->posted, 1))
+			loop_post(fq->loop, &fq->release);
+	}
 }
 
 static void
@@ -496,6 +566,20 @@ reply_done(struct http_req *req, int status)
 		rp->job.onloop = reply_deliver;
 		loop_post(c->loop, &rp->job);
 		return;
+	}
+	if (req->held) {
+		if (!durable_reached(req->sync_ticket)) {
+			reply_hold(req, status);
+			return;
+		}
+		req->held = 0;
+	}
+	if (req->stage != NULL) {
+		evbuffer_add_buffer(bufferevent_get_output(c->bev), req->stage);
+		evbuffer_free(req->stage);
+		req->stage = NULL;
+		if (req->stage_close)
+			c->keepalive = 0;
 	}
 	metrics_request(req->route, status, time_mono_us() - req->t_start);
 	req_free(req);
@@ -1046,8 +1130,10 @@ http_close_all(void)
 	struct http_conn	*c;
 	int			 i;
 
-	for (i = 0; i < nflushqs; i++)	/* answers not sent yet */
+	for (i = 0; i < nflushqs; i++) {	/* answers not sent yet */
+		held_release(&flushqs[i]->release);
 		flushq_cb(-1, 0, flushqs[i]);
+	}
 	while ((c = TAILQ_FIRST(&conns)) != NULL)
 		conn_free(c);
 	for (i = 0; i < nflushqs; i++) {

@@ -303,6 +303,7 @@ import_run(struct job *j)
 	}
 	/* The old file's -wal and -shm go before the new file arrives: a
 	 * WAL left beside a different database would be replayed into it. */
+	durable_forget(path);	/* the old WAL's logged writes end here */
 	{
 		char	p2[1100];
 

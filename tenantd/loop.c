@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -181,6 +182,7 @@ loops_init(struct event_base *main, int n)
 			errno = rc;
 			fatal("loop: pthread_create");
 		}
+		thread_name(loops[i].thr, "loop", i);
 	}
 }
 
@@ -238,6 +240,22 @@ loops_free(void)
 	}
 	free(loops);
 	loops = NULL;
+}
+
+/*
+ * Name a thread for ps, top -H and perf ("loop 1", "worker 3", "sync"):
+ * at most 15 characters.  n < 0: no number.
+ */
+void
+thread_name(pthread_t t, const char *what, int n)
+{
+	char	name[16];
+
+	if (n < 0)
+		snprintf(name, sizeof name, "%s", what);
+	else
+		snprintf(name, sizeof name, "%s %d", what, n);
+	(void)pthread_setname_np(t, name);
 }
 
 /* Is l the calling thread's loop (always, once the others stopped)? */

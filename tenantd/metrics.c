@@ -99,6 +99,24 @@ static const struct {
 	    "cache back.", &cache_stats.trims },
 };
 
+/* Group commit's counters (struct durable_stats), at --synchronous full. */
+static const struct {
+	const char		*name;
+	const char		*help;
+	const _Atomic uint64_t	*v;
+} sync_counters[] = {
+	{ "tenantd_sync_rounds_total", "rounds run (one commit log block "
+	    "written and synced).", &durable_stats.rounds },
+	{ "tenantd_sync_commits_total", "commits that took a ticket for a "
+	    "round.", &durable_stats.commits },
+	{ "tenantd_sync_held_answers_total", "answers held until their "
+	    "round was done.", &durable_stats.held },
+	{ "tenantd_sync_log_bytes_total", "bytes written to the commit log.",
+	    &durable_stats.bytes },
+	{ "tenantd_sync_log_resets_total", "full commit logs emptied after "
+	    "a syncfs.", &durable_stats.resets },
+};
+
 void
 metrics_render(struct buf *b)
 {
@@ -117,6 +135,20 @@ metrics_render(struct buf *b)
 		buf_addf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n",
 		    counters[i].name, counters[i].help, counters[i].name,
 		    counters[i].name, (unsigned long long)*counters[i].v);
+	if (durable_active()) {
+		for (i = 0; i < (int)(sizeof sync_counters /
+		    sizeof sync_counters[0]); i++)
+			buf_addf(b, "# HELP %s Group commit: %s\n# TYPE %s "
+			    "counter\n%s %llu\n", sync_counters[i].name,
+			    sync_counters[i].help, sync_counters[i].name,
+			    sync_counters[i].name,
+			    (unsigned long long)*sync_counters[i].v);
+		buf_addf(b, "# HELP tenantd_sync_seconds_total Group commit: "
+		    "time spent writing and syncing the commit log.\n# TYPE "
+		    "tenantd_sync_seconds_total counter\n"
+		    "tenantd_sync_seconds_total %.6f\n",
+		    (double)durable_stats.sync_us / 1e6);
+	}
 	buf_addf(b, "# HELP tenantd_tenants_total Tenants in the catalog.\n"
 	    "# TYPE tenantd_tenants_total gauge\ntenantd_tenants_total %zu\n",
 	    catalog_count(server_catalog));

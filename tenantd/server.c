@@ -91,6 +91,9 @@ pipeline_run(struct job *j)
 	    &pj->closed, &pj->in_txn);
 	if (j->readonly)
 		exec_query_only(h, 0);
+	/* Its answer may show the tenant's last commit: not before that is
+	 * on disk (group commit, durable.c; 0 otherwise). */
+	pj->req->sync_ticket = h->sync_ticket;
 	j->status = 200;
 }
 
@@ -202,7 +205,10 @@ pipeline_fast(struct pjob *pj)
 	state_unlock();
 
 	h->inline_run = 1;
-	h->inline_write_ok = nexec == 1 && !cfg.synchronous_full;
+	/* With group commit a commit does not fsync either: its answer
+	 * waits for the sync round instead, off the loop. */
+	h->inline_write_ok = nexec == 1 &&
+	    (!cfg.synchronous_full || durable_active());
 	h->inline_abort = 0;
 	h->inline_ticks = 0;
 	pipeline_run(j);

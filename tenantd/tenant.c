@@ -87,6 +87,7 @@ tenant_rm_files(const char *path)
 	size_t			 i;
 	int			 rc = 0;
 
+	durable_forget(path);	/* its WAL's logged writes end here */
 	for (i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
 		snprintf(p, sizeof p, "%s%s", path, sfx[i]);
 		if (unlink(p) == -1 && errno != ENOENT) {
@@ -154,6 +155,9 @@ tenant_migrate_on_open(struct handle *h)
 	}
 	memset(&err, 0, sizeof err);
 	rc = exec_migrate(h, &reached, &err);
+	/* The catalog records the version once the database has it on
+	 * disk (group commit: the round of the migration's commits). */
+	durable_wait(h->sync_ticket);
 	if (catalog_get(server_catalog, h->le.key, h->le.keylen, &rec) !=
 	    CATALOG_OK)
 		return;

@@ -184,6 +184,12 @@ main(int argc, char **argv)
 	}
 	if ((lockfd = lock_data_dir()) == -1)
 		return (1);
+	/* Before any tenant file is opened: commits a crash left only in
+	 * the commit log (group commit, durable.c) go back into the WALs. */
+	if (durable_recover(err, sizeof err) != 0) {
+		log_warnx("commit log: %s", err);
+		return (1);
+	}
 	if (auth_init() != 0)
 		return (1);
 
@@ -240,6 +246,7 @@ main(int argc, char **argv)
 	cache_init(server_catalog);
 	stream_init();
 	loops_init(server_base, cfg.loops);
+	durable_init(http_durable_notify);
 	worker_start(cfg.workers);
 	rollout_init();
 
@@ -284,10 +291,13 @@ main(int argc, char **argv)
 	worker_stop();
 	rollout_shutdown();
 	backup_shutdown();
+	durable_stop();		/* a last sync round for the answers held */
+	loops_drain_all();
 	http_stop_listening();
 	http_close_all();
 	stream_shutdown();
 	cache_shutdown();
+	durable_close();	/* tenant files closed cleanly: logs go */
 	schema_shutdown();
 	if (catalog_sync(server_catalog) != CATALOG_OK)
 		log_warnx("%s", catalog_strerror(server_catalog));

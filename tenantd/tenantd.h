@@ -61,6 +61,7 @@ struct config {
 	int		 queue_wait_ms;
 	int		 busy_timeout_ms;
 	int		 synchronous_full;
+	int		 group_commit;	/* at full: syncfs rounds (durable.c) */
 	int		 cache_kib;
 	int		 idle_release_s;	/* 0: keep page caches */
 	int		 shared_files;	/* unix VFS, not unix-excl */
@@ -291,6 +292,32 @@ const char	*sqlstore_get(struct sqlstore *, int32_t, size_t *);
 int		 sqlstore_put(struct sqlstore *, int32_t, const char *, size_t);
 void		 sqlstore_del(struct sqlstore *, int32_t);
 
+/* durable.c: group commit at --synchronous full (syncfs rounds). */
+struct durable_stats {
+	_Atomic uint64_t	rounds;
+	_Atomic uint64_t	commits;	/* tickets handed out */
+	_Atomic uint64_t	sync_us;	/* writing + syncing the log */
+	_Atomic uint64_t	bytes;		/* written to the log */
+	_Atomic uint64_t	resets;		/* logs emptied after a syncfs */
+	_Atomic uint64_t	held;		/* answers that waited */
+};
+extern struct durable_stats durable_stats;
+extern int	 durable_lose_wal_writes;
+enum { DREC_WRITE = 1, DREC_TRUNCATE, DREC_FORGET };
+int		 durable_recover(char *, size_t);
+void		 durable_init(void (*)(void));
+void		 durable_log(int, const char *, size_t, uint64_t, const void *,
+		     size_t);
+void		 durable_forget(const char *);
+void		 durable_close(void);
+int		 durable_active(void);
+uint64_t	 durable_ticket(void);
+uint64_t	 durable_pending(void);
+int		 durable_reached(uint64_t);
+void		 durable_wait(uint64_t);
+void		 durable_stop(void);
+void		 http_durable_notify(void);
+
 /* worker.c: the thread pool and the completion queue. */
 typedef void (*job_cb)(struct job *);
 TAILQ_HEAD(job_list, job);
@@ -346,6 +373,7 @@ struct loop	*loop_next(void);
 struct event_base *loop_base(struct loop *);
 int		 loop_id(struct loop *);
 int		 loop_count(void);
+void		 thread_name(pthread_t, const char *, int);
 void		 state_lock(void);
 void		 state_unlock(void);
 
@@ -388,6 +416,7 @@ struct handle {
 	int			 in_table;	/* [loop] */
 	uint64_t		 idle_since;	/* [loop] last job done */
 	int			 trimmed;	/* [loop] memory given back */
+	uint64_t		 sync_ticket;	/* [worker] last commit's round */
 };
 struct cache_stats {
 	uint64_t	hits;
@@ -492,6 +521,10 @@ struct http_req {
 	int			 admin;		/* may use the admin plane */
 	int			 readonly;	/* data plane: reads only */
 	struct token_claims	*claims;	/* TCP token, NULL if none */
+	uint64_t		 sync_ticket;	/* answer waits for this round */
+	int			 held;		/* answer staged until durable */
+	int			 held_status;
+	TAILQ_ENTRY(http_req)	 hentry;	/* on its loop's held list */
 };
 typedef void (*http_handler)(struct http_req *);
 typedef int (*http_body_policy)(struct http_req *);

@@ -196,6 +196,7 @@ worker_start(int n)
 			errno = rc;
 			fatal("worker: pthread_create");
 		}
+		thread_name(workers[i], "worker", i);
 	}
 }
 

@@ -2,7 +2,7 @@
 # tests/extra.sh: the checks CI runs besides the main suite (./test.sh):
 #   asan      the whole suite built with ASan+UBSan (--enable-asan)
 #   valgrind  the client, protocol, auth, import, fastpath (three loops),
-#             conn, batch and wal tests with the daemon
+#             conn, batch, wal and durable tests with the daemon
 #             under valgrind memcheck (no errors, no definite leaks)
 #   fuzz      every libFuzzer target for FUZZ_SECONDS (default 15) each
 # Each builds in its own copy of the tree under a temp dir.  Usage:
@@ -32,12 +32,12 @@ for w in $what; do
 		    grep -E '^(PASS|FAIL)|passed|^    ') || status=1
 		;;
 	valgrind)
-		echo "== valgrind memcheck: client, protocol, auth, import, fastpath, conn, batch, wal"
+		echo "== valgrind memcheck: client, protocol, auth, import, fastpath, conn, batch, wal, durable"
 		command -v valgrind >/dev/null || { echo "valgrind missing"; status=1; continue; }
 		copy_tree "$work/vg"
 		(cd "$work/vg" && ./configure -q --enable-debug &&
 		    make -s -j"$(nproc)" >/dev/null 2>&1) || { status=1; continue; }
-		for t in client protocol auth import fastpath conn batch wal; do
+		for t in client protocol auth import fastpath conn batch wal durable; do
 			out=$(TENANTD_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 			    TOP_SRCDIR="$work/vg" TOP_BUILDDIR="$work/vg" TENANTD_REQUIRE_JS=1 \
 			    timeout 900 node "$work/vg/tests/js/$t.test.mjs" 2>&1) || true

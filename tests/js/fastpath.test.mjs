@@ -167,18 +167,31 @@ await run(async (t, keep) => {
   t.is(firstValue(await p([exec('SELECT count(*) FROM t WHERE x = 9'), close])), '1100',
     'all 1100 rows are there after the checkpoint');
 
-  // 10. --synchronous full: a write never runs on the loop (its fsync would
-  //    hold up every connection of that loop).
-  const f = await startDaemon(['--loops', '2', '--synchronous', 'full']);
-  keep(f);
-  const fr = await f.admin('POST', '/v1/tenants', { id: 'ff', schema: null });
-  if (fr.status !== 201) throw new Error(`create ff: ${fr.status}`);
-  await pipelineOn(f, 'ff', [exec('CREATE TABLE t (x INTEGER)'), close]);
-  const f0 = await f.metrics();
-  await pipelineOn(f, 'ff', [exec('INSERT INTO t VALUES (1)'), close]);
-  const f1 = await f.metrics();
-  t.is(f1.tenantd_inline_handoffs_total - f0.tenantd_inline_handoffs_total, 1,
-    'with --synchronous full a write is handed to a worker');
-  t.is(firstValue(await pipelineOn(f, 'ff', [exec('SELECT count(*) FROM t'), close])), '1',
-    'and it happened once');
+  // 10. --synchronous full with group commit: the commit does not fsync,
+  //    so a lone write runs on the loop; its answer waits for the round.
+  //    With --no-group-commit the commit fsyncs, and a write never runs on
+  //    the loop (the fsync would hold up every connection of that loop).
+  for (const [args, inline] of [[[], true], [['--no-group-commit'], false]]) {
+    const f = await startDaemon(['--loops', '2', '--synchronous', 'full', ...args]);
+    keep(f);
+    const fr = await f.admin('POST', '/v1/tenants', { id: 'ff', schema: null });
+    if (fr.status !== 201) throw new Error(`create ff: ${fr.status}`);
+    await pipelineOn(f, 'ff', [exec('CREATE TABLE t (x INTEGER)'), close]);
+    const f0 = await f.metrics();
+    await pipelineOn(f, 'ff', [exec('INSERT INTO t VALUES (1)'), close]);
+    const f1 = await f.metrics();
+    const mode = `--synchronous full${args.length ? ' ' + args.join(' ') : ''}`;
+    if (inline) {
+      t.is(f1.tenantd_inline_requests_total - f0.tenantd_inline_requests_total, 1,
+        `with ${mode} a lone write runs on the loop`);
+      t.is(f1.tenantd_sync_held_answers_total - f0.tenantd_sync_held_answers_total, 1,
+        'and its answer was held until its commit was on disk');
+    } else {
+      t.is(f1.tenantd_inline_handoffs_total - f0.tenantd_inline_handoffs_total, 1,
+        `with ${mode} a write is handed to a worker`);
+    }
+    t.is(firstValue(await pipelineOn(f, 'ff', [exec('SELECT count(*) FROM t'), close])), '1',
+      'and it happened once');
+    await f.stop();
+  }
 });
