@@ -184,8 +184,8 @@ await run(async (t, keep) => {
     if (inline) {
       t.is(f1.tenantd_inline_requests_total - f0.tenantd_inline_requests_total, 1,
         `with ${mode} a lone write runs on the loop`);
-      t.is(f1.tenantd_sync_held_answers_total - f0.tenantd_sync_held_answers_total, 1,
-        'and its answer was held until its commit was on disk');
+      t.is(f1.tenantd_sync_commits_total - f0.tenantd_sync_commits_total, 1,
+        'and its commit took a ticket for a sync round (its answer waits for it)');
     } else {
       t.is(f1.tenantd_inline_handoffs_total - f0.tenantd_inline_handoffs_total, 1,
         `with ${mode} a write is handed to a worker`);
