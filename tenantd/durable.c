@@ -351,6 +351,7 @@ durable_main(void *arg)
 	uint64_t		 r, t0;
 	int			 other;
 
+	thread_slice(LOOP_SLICE_NS);	/* answers wait for its rounds */
 	pthread_mutex_lock(&mtx);
 	for (;;) {
 		if (atomic_load(&wanted) <= atomic_load(&done)) {

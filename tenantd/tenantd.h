@@ -374,6 +374,8 @@ struct event_base *loop_base(struct loop *);
 int		 loop_id(struct loop *);
 int		 loop_count(void);
 void		 thread_name(pthread_t, const char *, int);
+void		 thread_slice(uint64_t);
+#define LOOP_SLICE_NS	(200 * 1000)	/* loop.c: thread_slice() */
 void		 state_lock(void);
 void		 state_unlock(void);
 

@@ -107,6 +107,7 @@ worker_main(void *arg)
 {
 	struct job	*j;
 
+	thread_slice(0);	/* not the loops' short one: long SQL runs here */
 	for (;;) {
 		worker_spin();
 		pthread_mutex_lock(&runq_mtx);

@@ -4,7 +4,7 @@
 // TENANTD_TEST_LOSE_WAL_WRITES, which keeps tenant WAL writes out of the
 // files (as a power cut would lose them from the page cache): whatever
 // survives a kill -9 then can only have come from the log.
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { run, startDaemon } from './lib.mjs';
@@ -15,7 +15,7 @@ const logs = (d) => [0, 1].map((i) => join(d.data, `commit-log-${i}`));
 const logBytes = (d) => logs(d).reduce((n, p) => n + (existsSync(p) ? statSync(p).size : 0), 0);
 
 await run(async (t, keep) => {
-  const d = await startDaemon(['--synchronous', 'full']);
+  const d = await startDaemon(['--synchronous', 'full', '--loops', '2']);
   keep(d);
   const p = async (id, sql) => {
     const res = await fetch(`${d.url}/t/${id}/v2/pipeline`, {
@@ -51,6 +51,12 @@ await run(async (t, keep) => {
     'concurrent commits share rounds (no more rounds than commits)');
   t.ok(logBytes(d) > 20 * 4096, `the commit log holds their pages (${logBytes(d)} bytes)`);
   t.is(Number(await scalar('da', 'SELECT count(*) FROM t')), 20, 'all 20 rows are there');
+
+  // Its threads have names (ps -L, top -H, perf): the loops, the workers,
+  // and group commit's two.
+  const names = readdirSync(`/proc/${d.pid}/task`).map((tid) => readFileSync(`/proc/${d.pid}/task/${tid}/comm`, 'utf8').trim());
+  t.ok(['loop 1', 'worker 0', 'sync', 'sync reset'].every((n) => names.includes(n)),
+    `threads are named (${[...new Set(names)].sort().join(', ')})`);
 
   // A clean stop leaves nothing to replay.
   let ex = await d.stop();

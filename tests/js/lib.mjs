@@ -165,12 +165,13 @@ export async function startDaemon(args = []) {
 // Run main(t, ...) with a TAP object; always print the plan and clean up.
 export async function run(main) {
   const t = tap();
-  let d = null;
+  // Every daemon a test keeps is cleaned up (killed, its temp dir gone).
+  const kept = [];
   try {
-    await main(t, (daemon) => { d = daemon; });
+    await main(t, (daemon) => { if (!kept.includes(daemon)) kept.push(daemon); });
   } catch (e) {
     t.ok(false, `test script threw: ${e && e.stack}`);
   }
-  if (d) await d.cleanup(t.failed > 0, t);
+  for (const d of kept) await d.cleanup(t.failed > 0, t);
   process.exit(t.done() ? 0 : 1);
 }
