@@ -29,18 +29,23 @@
 
 #include "tenantd.h"
 
+static void	trim_run(struct job *);
+static int	trims_running;
+
 /* At most this many requests ride behind one in a batch (cache_kick). */
 #define CACHE_BATCH_MAX	32
 
 /*
  * A handle idle for --idle-release seconds gives its page cache back
- * (sqlite3_db_release_memory on a worker); at most CACHE_TRIM_PER_TICK
- * handles per tick.  An idle handle then holds little more than its
+ * (sqlite3_db_release_memory on a worker, as background upkeep: when no
+ * request waits, one at a time); at most CACHE_TRIM_PER_TICK handles per
+ * tick, once the last tick's are done, so that few handles sit pinned
+ * behind a queued trim (a request takes a queued trim off the queue).  An idle handle then holds little more than its
  * connection, schema, WAL index and prepared statements.  The heap is
  * trimmed at most every CACHE_MALLOC_TRIM_US: malloc_trim walks every
  * free chunk and the pages it returns fault back in when reused.
  */
-#define CACHE_TRIM_PER_TICK	1024
+#define CACHE_TRIM_PER_TICK	16
 #define CACHE_MALLOC_TRIM_US	10000000
 
 struct cache_stats	 cache_stats;
@@ -188,6 +193,15 @@ cache_kick(struct handle *h)
 void
 cache_submit(struct handle *h, struct job *j)
 {
+	/* A trim still waiting for a worker gives way: the tenant is not
+	 * idle any more. */
+	if (h->running != NULL && h->running->run == trim_run &&
+	    worker_cancel_background(h->running)) {
+		free(h->running);
+		h->running = NULL;
+		trims_running--;
+		lru_unpin(&table, &h->le);
+	}
 	j->h = h;
 	if (j->loop == NULL)
 		j->loop = loop_self;	/* its done runs where it came from */
@@ -304,7 +318,6 @@ cache_batch_done(struct job *b)
 	cache_wake_waiters();
 }
 
-static int	 trims_running;
 static int	 trims_since_malloc_trim;
 static uint64_t	 last_malloc_trim;
 
@@ -409,8 +422,10 @@ cache_trim_idle(uint64_t now)
 		j = xcalloc(1, sizeof *j);
 		j->run = malloc_trim_run;
 		j->done = malloc_trim_done;
-		worker_push(j);
+		worker_push_background(j);
 	}
+	if (trims_running > 0)
+		return;		/* the last tick's are still going */
 	for (e = TAILQ_LAST(&table.idle, lru_list); e != NULL &&
 	    n < CACHE_TRIM_PER_TICK; e = prev) {
 		prev = TAILQ_PREV(e, lru_list, idle);
@@ -426,7 +441,7 @@ cache_trim_idle(uint64_t now)
 		lru_pin(&table, e);	/* not a victim while it runs */
 		h->running = j;
 		trims_running++;
-		worker_push(j);
+		worker_push_background(j);
 		n++;
 	}
 }

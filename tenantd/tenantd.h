@@ -345,11 +345,15 @@ struct job {
 	int			 batchable;	/* [const] may ride in a batch */
 	struct job_list		 batch;		/* [loop] run after this one */
 	int			 unrun;		/* [worker] batch cut short */
+	int			 bg_queued;	/* on the upkeep queue, not
+						   started (worker.c) */
 	struct loop		*loop;		/* where done runs */
 	job_cb			 onloop;	/* posted: run this, unlocked */
 	int			 batch_done;	/* posted: ran in a batch */
 };
 void		 worker_start(int);
+void		 worker_push_background(struct job *);
+int		 worker_cancel_background(struct job *);
 void		 worker_push(struct job *);
 void		 worker_complete(struct job *);
 void		 worker_stop(void);
