@@ -86,6 +86,17 @@ await run(async (t, keep) => {
   t.is((await d.admin('DELETE', '/v1/tenants/dc')).status, 200, 'dc deleted');
   await create('dc');
   t.is(Number(await scalar('dc', 'SELECT count(*) FROM sqlite_master')), 0, 'dc made again: empty');
+  // Forget on import: a file imported over a tenant replaces it; replay
+  // must not put the old tenant's logged WAL frames into the new file.
+  await create('di');
+  await p('di', 'CREATE TABLE old (x INTEGER)');
+  await p('di', 'INSERT INTO old VALUES (1)');
+  const imp = await fetch(`${d.url}/v1/tenants/di/import?replace=true`, {
+    method: 'PUT',
+    body: "CREATE TABLE fresh (y TEXT);\nINSERT INTO fresh VALUES ('imported');\n",
+  });
+  t.ok(imp.status === 200 || imp.status === 201, `a SQL dump imported over di (${imp.status})`);
+  t.is(Number(await scalar('di', 'SELECT count(*) FROM fresh')), 1, 'di serves the import (its new WAL is open)');
   await d.kill9();
   await d.start();
   const log = readFileSync(d.log, 'utf8');
@@ -97,6 +108,9 @@ await run(async (t, keep) => {
   t.is(Number(await scalar('da', 'SELECT count(*) FROM t')), 21, 'da has its 21st row too');
   t.is(Number(await scalar('dc', 'SELECT count(*) FROM sqlite_master')), 0,
     'the re-made dc did not get the deleted tenant\'s table back from the log');
+  t.is(await scalar('di', "SELECT group_concat(name) FROM sqlite_master WHERE type = 'table'"), 'fresh',
+    'the imported di has only the imported table after replay');
+  t.is(await scalar('di', 'SELECT y FROM fresh'), 'imported', 'and its row');
   t.ok(logBytes(d) < 20 * 4096, 'the replayed logs were emptied');
 
   // Logs switched and reused many times (a 32 KiB switch size): a log
