@@ -9,25 +9,13 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { run, startDaemon } from './lib.mjs';
 
-const exec = (sql) => ({ type: 'execute', stmt: { sql } });
-const close = { type: 'close' };
 const logs = (d) => [0, 1].map((i) => join(d.data, `commit-log-${i}`));
 const logBytes = (d) => logs(d).reduce((n, p) => n + (existsSync(p) ? statSync(p).size : 0), 0);
 
 await run(async (t, keep) => {
   const d = await startDaemon(['--synchronous', 'full', '--loops', '2']);
   keep(d);
-  const p = async (id, sql) => {
-    const res = await fetch(`${d.url}/t/${id}/v2/pipeline`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ requests: [exec(sql), close] }),
-    });
-    const body = await res.json();
-    if (res.status !== 200 || body.results[0].type !== 'ok')
-      throw new Error(`${id}: ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
-    return body.results[0].response.result;
-  };
+  const p = d.sql;
   const scalar = async (id, sql) => (await p(id, sql)).rows[0][0].value;
   const create = async (id) => {
     const r = await d.admin('POST', '/v1/tenants', { id, schema: null });

@@ -149,6 +149,19 @@ export async function startDaemon(args = []) {
     if (data) req.write(data);
     req.end();
   });
+  // One statement on a tenant over Hrana (execute + close): its result,
+  // or an exception with the status and body.
+  d.sql = async (id, sql) => {
+    const res = await fetch(`${d.url}/t/${id}/v2/pipeline`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ requests: [{ type: 'execute', stmt: { sql } }, { type: 'close' }] }),
+    });
+    const body = await res.json();
+    if (res.status !== 200 || body.results[0].type !== 'ok')
+      throw new Error(`${id}: ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
+    return body.results[0].response.result;
+  };
   d.metrics = async () => {
     const text = await (await fetch(d.url + '/metrics')).text();
     const m = {};

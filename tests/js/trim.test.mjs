@@ -15,17 +15,7 @@ const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/
 await run(async (t, keep) => {
   const d = await startDaemon(['--cache-kib', '1024', '--idle-release', '1']);
   keep(d);
-  const pipeline = async (id, sql) => {
-    const res = await fetch(`${d.url}/t/${id}/v2/pipeline`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ requests: [{ type: 'execute', stmt: { sql } }, { type: 'close' }] }),
-    });
-    const body = await res.json();
-    if (res.status !== 200 || body.results[0].type !== 'ok')
-      throw new Error(`${id}: ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
-    return body.results[0].response.result;
-  };
+  const pipeline = d.sql;
 
   // 16 tenants of about 1 MiB each, every page read once: ~16 MiB of
   // page cache held by idle handles.

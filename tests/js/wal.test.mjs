@@ -22,8 +22,6 @@ const walSize = (data, id) => {
   return existsSync(p) ? statSync(p).size : 0;
 };
 
-const exec = (sql) => ({ type: 'execute', stmt: { sql } });
-const close = { type: 'close' };
 
 await run(async (t, keep) => {
   const d = await startDaemon(['--max-open', '2']);
@@ -32,17 +30,7 @@ await run(async (t, keep) => {
   // without any other sign).
   t.ok(/the VFS's inode records \(\d+ bytes\) come from one pool/.test(readFileSync(d.log, 'utf8')),
     'at start tenantd found the VFS inode record and pools it');
-  const p = async (id, sql) => {
-    const res = await fetch(`${d.url}/t/${id}/v2/pipeline`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ requests: [exec(sql), close] }),
-    });
-    const body = await res.json();
-    if (res.status !== 200 || body.results[0].type !== 'ok')
-      throw new Error(`${id}: ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
-    return body.results[0].response.result;
-  };
+  const p = d.sql;
   const count = async (id) => Number((await p(id, 'SELECT count(*) FROM t')).rows[0][0].value);
 
   for (const id of ['wa', 'wb', 'wc']) {
