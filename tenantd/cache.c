@@ -40,8 +40,9 @@ static int	trims_running;
  * (sqlite3_db_release_memory on a worker, as background upkeep: when no
  * request waits, one at a time); at most CACHE_TRIM_PER_TICK handles per
  * tick, once the last tick's are done, so that few handles sit pinned
- * behind a queued trim (a request takes a queued trim off the queue).  An idle handle then holds little more than its
- * connection, schema, WAL index and prepared statements.  The heap is
+ * behind a queued trim (a request takes a queued trim off the queue).
+ * An idle handle then holds little more than its connection, schema, WAL
+ * index and prepared statements.  The heap is
  * trimmed at most every CACHE_MALLOC_TRIM_US: malloc_trim walks every
  * free chunk and the pages it returns fault back in when reused.
  */

@@ -433,6 +433,7 @@ reset_main(void *arg)
 {
 	int	i;
 
+	thread_slice(0);	/* background: the default slice */
 	pthread_mutex_lock(&mtx);
 	for (;;) {
 		for (i = 0; i < 2 && !logs[i].full; i++)

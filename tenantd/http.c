@@ -267,7 +267,8 @@ req_free(struct http_req *req)
 
 /*
  * Where an answer to req is written: the connection's output on its own
- * loop, else a buffer of the request's that reply_done posts there.
+ * loop, else a buffer of the request's that reply_done posts there; also
+ * that buffer for an answer held until its commit's sync round is done.
  */
 static struct evbuffer *
 reply_out(struct http_req *req)

@@ -134,12 +134,10 @@ loop_post(struct loop *l, struct job *j)
  * which inherit the main thread's).  Linux's EEVDF scheduler (6.12 and
  * later) takes sched_runtime as the slice a SCHED_OTHER task asks for: a
  * task with a shorter slice gets an earlier deadline, so when it wakes
- * (a socket is readable) it runs before a CPU-bound task's 3 ms slice is
- * over instead of after it.  The CPU it gets over time does not change.
+ * (a socket is readable) it runs before a busy task's slice (the default,
+ * 1.4 ms on the bench machine) is over instead of after it.  The CPU it gets over time does not change.
  * Older kernels ignore the field; no privilege is needed.
  */
-
-
 struct sched_attr_v0 {
 	uint32_t	size;
 	uint32_t	policy;
