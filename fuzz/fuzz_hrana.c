@@ -120,7 +120,7 @@ walk(const struct hrana_pipeline *p, struct vals *vs)
 	const struct hrana_req	*r;
 	size_t			 i, k;
 
-	check(p->root != NULL, "decoded pipeline without its JSON tree");
+	check(p->doc.v != NULL && p->doc.nv > 0, "decoded pipeline without its JSON document");
 	check(p->nreqs == 0 || p->reqs != NULL, "requests missing");
 	for (i = 0; i < p->nreqs; i++) {
 		r = &p->reqs[i];
@@ -259,7 +259,7 @@ check_error_reply(const char *err)
 static void
 check_empty(const struct hrana_pipeline *p)
 {
-	check(p->root == NULL && p->reqs == NULL && p->nreqs == 0 &&
+	check(p->doc.v == NULL && p->reqs == NULL && p->nreqs == 0 &&
 	    p->baton == NULL, "refused pipeline not left empty");
 }
 

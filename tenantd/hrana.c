@@ -5,8 +5,9 @@
  * rejects anything malformed with a message (the caller answers 400
  * HRANA_PROTO_ERROR and runs nothing): a pipeline is validated whole
  * before any of it executes.  Unknown fields are ignored, as the spec
- * asks.  Strings stay borrowed from the jansson tree, which the pipeline
- * keeps alive; blobs are decoded into owned buffers.
+ * asks.  The body is read by jsonr.c; strings stay borrowed from its
+ * document, which the pipeline keeps; blobs are decoded into owned
+ * buffers.
  *
  * Encoding writes JSON straight into a struct buf (no intermediate tree):
  * integers as decimal strings, blobs in padded standard base64, floats as
@@ -117,8 +118,9 @@ buf_add_int(struct buf *b, int64_t v)
 
 /* --- encoding ---------------------------------------------------------- */
 
-/* Length of a valid UTF-8 sequence at s (max n bytes), or 0 if invalid. */
-static size_t
+/* Length of a valid UTF-8 sequence at s (max n bytes), or 0 if invalid:
+ * no overlong forms, no surrogates, nothing past U+10FFFF.  jsonr.c too. */
+size_t
 utf8_seq(const unsigned char *s, size_t n)
 {
 	uint32_t	cp;
@@ -319,23 +321,35 @@ dec_fail(struct dec *d, const char *fmt, ...)
 /* A string field without embedded NUL bytes (used for names and tags, so a
  * "type" of "execute\u0000x" is not taken for "execute"), or NULL. */
 static const char *
-dec_name(json_t *j)
+dec_name(const struct jv *j)
 {
-	const char	*s = json_string_value(j);
-
-	if (s == NULL || strlen(s) != json_string_length(j))
+	if (j == NULL || j->type != JV_STR || strlen(j->u.s) != j->n)
 		return (NULL);
-	return (s);
+	return (j->u.s);
 }
 
 /* A field that may be absent or null; returns NULL in both cases. */
-static json_t *
-dec_opt(json_t *obj, const char *key)
+static const struct jv *
+dec_opt(const struct jv *obj, const char *key)
 {
-	json_t	*v = json_object_get(obj, key);
+	const struct jv	*v = jv_get(obj, key);
 
-	return (v == NULL || json_is_null(v) ? NULL : v);
+	return (v == NULL || v->type == JV_NULL ? NULL : v);
 }
+
+#define is_type(j, t)	((j) != NULL && (j)->type == (t))
+#define is_str(j)	is_type(j, JV_STR)
+#define is_int(j)	is_type(j, JV_INT)
+#define is_arr(j)	is_type(j, JV_ARR)
+#define is_obj(j)	is_type(j, JV_OBJ)
+#define is_num(j)	((j) != NULL && ((j)->type == JV_INT || \
+			    (j)->type == JV_REAL))
+#define is_bool(j)	((j) != NULL && ((j)->type == JV_TRUE || \
+			    (j)->type == JV_FALSE))
+
+/* Iterate over the elements of array a (n of them). */
+#define jv_foreach(a, i, e) \
+	for ((i) = 0, (e) = jv_first(a); (i) < (a)->n; (i)++, (e) = jv_next(e))
 
 static int
 dec_int64_str(const char *s, size_t len, int64_t *out)
@@ -358,15 +372,15 @@ dec_int64_str(const char *s, size_t len, int64_t *out)
 }
 
 static int
-dec_value(struct dec *d, json_t *j, struct hrana_value *v, const char *where)
+dec_value(struct dec *d, const struct jv *j, struct hrana_value *v, const char *where)
 {
 	const char	*type;
-	json_t		*val;
+	const struct jv	*val;
 
 	memset(v, 0, sizeof *v);
-	if (!json_is_object(j))
+	if (!is_obj(j))
 		return (dec_fail(d, "%s: a value must be an object", where));
-	if ((type = dec_name(json_object_get(j, "type"))) == NULL)
+	if ((type = dec_name(jv_get(j, "type"))) == NULL)
 		return (dec_fail(d, "%s: value without a \"type\"", where));
 	if (strcmp(type, "null") == 0) {
 		v->type = HV_NULL;
@@ -374,14 +388,13 @@ dec_value(struct dec *d, json_t *j, struct hrana_value *v, const char *where)
 	}
 	if (strcmp(type, "integer") == 0) {
 		v->type = HV_INTEGER;
-		val = json_object_get(j, "value");
-		if (json_is_string(val)) {
-			if (dec_int64_str(json_string_value(val),
-			    json_string_length(val), &v->i) != 0)
+		val = jv_get(j, "value");
+		if (is_str(val)) {
+			if (dec_int64_str(val->u.s, val->n, &v->i) != 0)
 				return (dec_fail(d, "%s: integer value is not "
 				    "a decimal 64-bit integer", where));
-		} else if (json_is_integer(val))
-			v->i = json_integer_value(val);
+		} else if (is_int(val))
+			v->i = val->u.i;
 		else
 			return (dec_fail(d, "%s: integer value must be a "
 			    "string", where));
@@ -389,31 +402,30 @@ dec_value(struct dec *d, json_t *j, struct hrana_value *v, const char *where)
 	}
 	if (strcmp(type, "float") == 0) {
 		v->type = HV_FLOAT;
-		val = json_object_get(j, "value");
-		if (!json_is_number(val))
+		val = jv_get(j, "value");
+		if (!is_num(val))
 			return (dec_fail(d, "%s: float value must be a number",
 			    where));
-		v->f = json_number_value(val);
+		v->f = val->type == JV_INT ? (double)val->u.i : val->u.d;
 		return (0);
 	}
 	if (strcmp(type, "text") == 0) {
 		v->type = HV_TEXT;
-		val = json_object_get(j, "value");
-		if (!json_is_string(val))
+		val = jv_get(j, "value");
+		if (!is_str(val))
 			return (dec_fail(d, "%s: text value must be a string",
 			    where));
-		v->s = json_string_value(val);
-		v->len = json_string_length(val);
+		v->s = val->u.s;
+		v->len = val->n;
 		return (0);
 	}
 	if (strcmp(type, "blob") == 0) {
 		v->type = HV_BLOB;
-		val = json_object_get(j, "base64");
-		if (!json_is_string(val))
+		val = jv_get(j, "base64");
+		if (!is_str(val))
 			return (dec_fail(d, "%s: blob needs a \"base64\" string",
 			    where));
-		if (b64_decode(json_string_value(val), json_string_length(val),
-		    &v->blob, &v->len) != 0)
+		if (b64_decode(val->u.s, val->n, &v->blob, &v->len) != 0)
 			return (dec_fail(d, "%s: blob is not valid base64",
 			    where));
 		v->s = (const char *)v->blob;
@@ -438,10 +450,10 @@ stmt_free(struct hrana_stmt *s)
 
 /* sql / sql_id: exactly one of them. */
 static int
-dec_sql(struct dec *d, json_t *obj, const char **sql, size_t *sql_len,
+dec_sql(struct dec *d, const struct jv *obj, const char **sql, size_t *sql_len,
     int *has_id, int32_t *id, const char *where)
 {
-	json_t	*js = dec_opt(obj, "sql"), *jid = dec_opt(obj, "sql_id");
+	const struct jv	*js = dec_opt(obj, "sql"), *jid = dec_opt(obj, "sql_id");
 
 	*sql = NULL;
 	*sql_len = 0;
@@ -450,49 +462,49 @@ dec_sql(struct dec *d, json_t *obj, const char **sql, size_t *sql_len,
 		return (dec_fail(d, "%s: both \"sql\" and \"sql_id\" given",
 		    where));
 	if (js != NULL) {
-		if (!json_is_string(js))
+		if (!is_str(js))
 			return (dec_fail(d, "%s: \"sql\" must be a string",
 			    where));
-		*sql = json_string_value(js);
-		*sql_len = json_string_length(js);
+		*sql = js->u.s;
+		*sql_len = js->n;
 		return (0);
 	}
 	if (jid != NULL) {
-		if (!json_is_integer(jid) || json_integer_value(jid) < INT32_MIN ||
-		    json_integer_value(jid) > INT32_MAX)
+		if (!is_int(jid) || jid->u.i < INT32_MIN ||
+		    jid->u.i > INT32_MAX)
 			return (dec_fail(d, "%s: \"sql_id\" must be a 32-bit "
 			    "integer", where));
 		*has_id = 1;
-		*id = (int32_t)json_integer_value(jid);
+		*id = (int32_t)jid->u.i;
 		return (0);
 	}
 	return (dec_fail(d, "%s: neither \"sql\" nor \"sql_id\" given", where));
 }
 
 static int
-dec_stmt(struct dec *d, json_t *j, struct hrana_stmt *s, const char *where)
+dec_stmt(struct dec *d, const struct jv *j, struct hrana_stmt *s,
+    const char *where)
 {
-	json_t	*args, *named, *wr, *e;
-	size_t	 i;
-	char	 w[64];
+	const struct jv	*args, *named, *wr, *e;
+	size_t		 i;
+	char		 w[64];
 
 	memset(s, 0, sizeof *s);
 	s->want_rows = 1;
-	if (!json_is_object(j))
+	if (!is_obj(j))
 		return (dec_fail(d, "%s: \"stmt\" must be an object", where));
 	if (dec_sql(d, j, &s->sql, &s->sql_len, &s->has_sql_id, &s->sql_id,
 	    where) != 0)
 		return (-1);
 	if ((args = dec_opt(j, "args")) != NULL) {
-		if (!json_is_array(args))
+		if (!is_arr(args))
 			return (dec_fail(d, "%s: \"args\" must be an array",
 			    where));
-		if (json_array_size(args) > HRANA_MAX_ARGS)
+		if (args->n > HRANA_MAX_ARGS)
 			return (dec_fail(d, "%s: too many arguments", where));
-		if (json_array_size(args) > 0) {
-			s->args = xcalloc(json_array_size(args),
-			    sizeof *s->args);
-			json_array_foreach(args, i, e) {
+		if (args->n > 0) {
+			s->args = xcalloc(args->n, sizeof *s->args);
+			jv_foreach(args, i, e) {
 				snprintf(w, sizeof w, "%s arg %zu", where, i + 1);
 				s->nargs = i + 1;
 				if (dec_value(d, e, &s->args[i], w) != 0)
@@ -501,35 +513,34 @@ dec_stmt(struct dec *d, json_t *j, struct hrana_stmt *s, const char *where)
 		}
 	}
 	if ((named = dec_opt(j, "named_args")) != NULL) {
-		if (!json_is_array(named))
+		if (!is_arr(named))
 			return (dec_fail(d, "%s: \"named_args\" must be an array",
 			    where));
-		if (json_array_size(named) > HRANA_MAX_ARGS)
+		if (named->n > HRANA_MAX_ARGS)
 			return (dec_fail(d, "%s: too many arguments", where));
-		if (json_array_size(named) > 0) {
-			s->named = xcalloc(json_array_size(named),
-			    sizeof *s->named);
-			json_array_foreach(named, i, e) {
+		if (named->n > 0) {
+			s->named = xcalloc(named->n, sizeof *s->named);
+			jv_foreach(named, i, e) {
 				const char *name;
 				snprintf(w, sizeof w, "%s named arg %zu", where,
 				    i + 1);
 				s->nnamed = i + 1;
-				name = dec_name(json_object_get(e, "name"));
-				if (!json_is_object(e) || name == NULL)
+				name = dec_name(jv_get(e, "name"));
+				if (!is_obj(e) || name == NULL)
 					return (dec_fail(d, "%s: needs a "
 					    "\"name\" string", w));
 				s->named[i].name = name;
-				if (dec_value(d, json_object_get(e, "value"),
+				if (dec_value(d, jv_get(e, "value"),
 				    &s->named[i].value, w) != 0)
 					return (-1);
 			}
 		}
 	}
 	if ((wr = dec_opt(j, "want_rows")) != NULL) {
-		if (!json_is_boolean(wr))
+		if (!is_bool(wr))
 			return (dec_fail(d, "%s: \"want_rows\" must be a boolean",
 			    where));
-		s->want_rows = json_is_true(wr);
+		s->want_rows = wr->type == JV_TRUE;
 	}
 	return (0);
 }
@@ -547,49 +558,49 @@ cond_free(struct hrana_cond *c)
 }
 
 static int
-dec_cond(struct dec *d, json_t *j, struct hrana_cond *c, size_t stepidx,
-    int depth, const char *where)
+dec_cond(struct dec *d, const struct jv *j, struct hrana_cond *c,
+    size_t stepidx, int depth, const char *where)
 {
 	const char	*type;
-	json_t		*e, *arr;
+	const struct jv	*e, *arr;
 	size_t		 i;
 
 	memset(c, 0, sizeof *c);
 	if (depth > HRANA_MAX_COND_DEPTH)
 		return (dec_fail(d, "%s: condition nested too deeply", where));
-	if (!json_is_object(j) ||
-	    (type = dec_name(json_object_get(j, "type"))) == NULL)
+	if (!is_obj(j) ||
+	    (type = dec_name(jv_get(j, "type"))) == NULL)
 		return (dec_fail(d, "%s: a condition must be an object with a "
 		    "\"type\"", where));
 	if (strcmp(type, "ok") == 0 || strcmp(type, "error") == 0) {
-		json_t *s = json_object_get(j, "step");
+		const struct jv *s = jv_get(j, "step");
 		c->type = type[0] == 'o' ? HC_OK : HC_ERROR;
-		if (!json_is_integer(s) || json_integer_value(s) < 0)
+		if (!is_int(s) || s->u.i < 0)
 			return (dec_fail(d, "%s: condition needs a \"step\" "
 			    "number", where));
-		if ((uint64_t)json_integer_value(s) >= stepidx)
+		if ((uint64_t)s->u.i >= stepidx)
 			return (dec_fail(d, "%s: condition refers to step %lld, "
 			    "which is not an earlier step", where,
-			    (long long)json_integer_value(s)));
-		c->step = (uint32_t)json_integer_value(s);
+			    (long long)s->u.i));
+		c->step = (uint32_t)s->u.i;
 		return (0);
 	}
 	if (strcmp(type, "not") == 0) {
 		c->type = HC_NOT;
 		c->kids = xcalloc(1, sizeof *c->kids);
 		c->nkids = 1;
-		return (dec_cond(d, json_object_get(j, "cond"), &c->kids[0],
+		return (dec_cond(d, jv_get(j, "cond"), &c->kids[0],
 		    stepidx, depth + 1, where));
 	}
 	if (strcmp(type, "and") == 0 || strcmp(type, "or") == 0) {
 		c->type = type[0] == 'a' ? HC_AND : HC_OR;
-		arr = json_object_get(j, "conds");
-		if (!json_is_array(arr))
+		arr = jv_get(j, "conds");
+		if (!is_arr(arr))
 			return (dec_fail(d, "%s: \"%s\" needs a \"conds\" array",
 			    where, type));
-		if (json_array_size(arr) > 0)
-			c->kids = xcalloc(json_array_size(arr), sizeof *c->kids);
-		json_array_foreach(arr, i, e) {
+		if (arr->n > 0)
+			c->kids = xcalloc(arr->n, sizeof *c->kids);
+		jv_foreach(arr, i, e) {
 			c->nkids = i + 1;
 			if (dec_cond(d, e, &c->kids[i], stepidx, depth + 1,
 			    where) != 0)
@@ -625,31 +636,31 @@ req_free(struct hrana_req *r)
 }
 
 static int
-dec_batch(struct dec *d, json_t *j, struct hrana_req *r, const char *where)
+dec_batch(struct dec *d, const struct jv *j, struct hrana_req *r,
+    const char *where)
 {
-	json_t	*steps, *e, *jc;
-	size_t	 i;
-	char	 w[96];
+	const struct jv	*steps, *e, *jc;
+	size_t		 i;
+	char		 w[96];
 
-	if (!json_is_object(j) || !json_is_array(steps = json_object_get(j,
-	    "steps")))
+	if (!is_obj(j) || !is_arr(steps = jv_get(j, "steps")))
 		return (dec_fail(d, "%s: \"batch\" needs a \"steps\" array",
 		    where));
-	if (json_array_size(steps) > HRANA_MAX_STEPS)
+	if (steps->n > HRANA_MAX_STEPS)
 		return (dec_fail(d, "%s: too many batch steps", where));
-	if (json_array_size(steps) > 0)
-		r->steps = xcalloc(json_array_size(steps), sizeof *r->steps);
-	json_array_foreach(steps, i, e) {
+	if (steps->n > 0)
+		r->steps = xcalloc(steps->n, sizeof *r->steps);
+	jv_foreach(steps, i, e) {
 		snprintf(w, sizeof w, "%s step %zu", where, i);
 		r->nsteps = i + 1;
-		if (!json_is_object(e))
+		if (!is_obj(e))
 			return (dec_fail(d, "%s: must be an object", w));
 		if ((jc = dec_opt(e, "condition")) != NULL) {
 			r->steps[i].cond = xcalloc(1, sizeof *r->steps[i].cond);
 			if (dec_cond(d, jc, r->steps[i].cond, i, 0, w) != 0)
 				return (-1);
 		}
-		if (dec_stmt(d, json_object_get(e, "stmt"), &r->steps[i].stmt,
+		if (dec_stmt(d, jv_get(e, "stmt"), &r->steps[i].stmt,
 		    w) != 0)
 			return (-1);
 	}
@@ -657,25 +668,25 @@ dec_batch(struct dec *d, json_t *j, struct hrana_req *r, const char *where)
 }
 
 static int
-dec_req(struct dec *d, json_t *j, struct hrana_req *r, size_t idx)
+dec_req(struct dec *d, const struct jv *j, struct hrana_req *r, size_t idx)
 {
 	const char	*type;
 	char		 where[48];
-	json_t		*jid;
+	const struct jv	*jid;
 
 	memset(r, 0, sizeof *r);
 	snprintf(where, sizeof where, "request %zu", idx);
-	if (!json_is_object(j) ||
-	    (type = dec_name(json_object_get(j, "type"))) == NULL)
+	if (!is_obj(j) ||
+	    (type = dec_name(jv_get(j, "type"))) == NULL)
 		return (dec_fail(d, "%s: must be an object with a \"type\"",
 		    where));
 	if (strcmp(type, "execute") == 0) {
 		r->type = HR_EXECUTE;
-		return (dec_stmt(d, json_object_get(j, "stmt"), &r->stmt, where));
+		return (dec_stmt(d, jv_get(j, "stmt"), &r->stmt, where));
 	}
 	if (strcmp(type, "batch") == 0) {
 		r->type = HR_BATCH;
-		return (dec_batch(d, json_object_get(j, "batch"), r, where));
+		return (dec_batch(d, jv_get(j, "batch"), r, where));
 	}
 	if (strcmp(type, "sequence") == 0 || strcmp(type, "describe") == 0) {
 		r->type = type[0] == 's' ? HR_SEQUENCE : HR_DESCRIBE;
@@ -684,20 +695,20 @@ dec_req(struct dec *d, json_t *j, struct hrana_req *r, size_t idx)
 	}
 	if (strcmp(type, "store_sql") == 0 || strcmp(type, "close_sql") == 0) {
 		r->type = type[0] == 's' ? HR_STORE_SQL : HR_CLOSE_SQL;
-		jid = json_object_get(j, "sql_id");
-		if (!json_is_integer(jid) || json_integer_value(jid) < INT32_MIN ||
-		    json_integer_value(jid) > INT32_MAX)
+		jid = jv_get(j, "sql_id");
+		if (!is_int(jid) || jid->u.i < INT32_MIN ||
+		    jid->u.i > INT32_MAX)
 			return (dec_fail(d, "%s: \"sql_id\" must be a 32-bit "
 			    "integer", where));
 		r->has_sql_id = 1;
-		r->sql_id = (int32_t)json_integer_value(jid);
+		r->sql_id = (int32_t)jid->u.i;
 		if (r->type == HR_STORE_SQL) {
-			json_t *js = json_object_get(j, "sql");
-			if (!json_is_string(js))
+			const struct jv *js = jv_get(j, "sql");
+			if (!is_str(js))
 				return (dec_fail(d, "%s: \"sql\" must be a "
 				    "string", where));
-			r->sql = json_string_value(js);
-			r->sql_len = json_string_length(js);
+			r->sql = js->u.s;
+			r->sql_len = js->n;
 		}
 		return (0);
 	}
@@ -725,45 +736,43 @@ hrana_decode_pipeline(const char *body, size_t len, int version,
     struct hrana_pipeline *p, char *err, size_t errlen)
 {
 	struct dec	 d = { err, errlen, version };
-	json_error_t	 jerr;
-	json_t		*reqs, *baton, *e;
+	const struct jv	*root, *reqs, *baton, *e;
+	char		 jerr[200];
 	size_t		 i;
 
 	memset(p, 0, sizeof *p);
 	p->version = version;
-	p->root = json_loadb(body, len, JSON_REJECT_DUPLICATES |
-	    JSON_ALLOW_NUL, &jerr);
-	if (p->root == NULL) {
-		snprintf(err, errlen, "body is not valid JSON: %s (line %d, "
-		    "column %d)", jerr.text, jerr.line, jerr.column);
+	if (jdoc_parse(&p->doc, body, len, jerr, sizeof jerr) != 0) {
+		snprintf(err, errlen, "body is not valid JSON: %s", jerr);
 		return (-1);
 	}
-	if (!json_is_object(p->root)) {
+	root = p->doc.v;
+	if (!is_obj(root)) {
 		dec_fail(&d, "body must be a JSON object");
 		goto fail;
 	}
-	baton = json_object_get(p->root, "baton");
-	if (baton != NULL && !json_is_null(baton)) {
-		if (!json_is_string(baton)) {
+	baton = jv_get(root, "baton");
+	if (baton != NULL && baton->type != JV_NULL) {
+		if (!is_str(baton)) {
 			dec_fail(&d, "\"baton\" must be a string or null");
 			goto fail;
 		}
-		p->baton = json_string_value(baton);
-		p->baton_len = json_string_length(baton);
+		p->baton = baton->u.s;
+		p->baton_len = baton->n;
 	}
-	reqs = json_object_get(p->root, "requests");
-	if (!json_is_array(reqs)) {
+	reqs = jv_get(root, "requests");
+	if (!is_arr(reqs)) {
 		dec_fail(&d, "\"requests\" must be an array");
 		goto fail;
 	}
-	if (json_array_size(reqs) > HRANA_MAX_REQS) {
+	if (reqs->n > HRANA_MAX_REQS) {
 		dec_fail(&d, "too many requests in one pipeline (at most %d)",
 		    HRANA_MAX_REQS);
 		goto fail;
 	}
-	if (json_array_size(reqs) > 0)
-		p->reqs = xcalloc(json_array_size(reqs), sizeof *p->reqs);
-	json_array_foreach(reqs, i, e) {
+	if (reqs->n > 0)
+		p->reqs = xcalloc(reqs->n, sizeof *p->reqs);
+	jv_foreach(reqs, i, e) {
 		p->nreqs = i + 1;
 		if (dec_req(&d, e, &p->reqs[i], i) != 0)
 			goto fail;
@@ -783,8 +792,7 @@ hrana_pipeline_free(struct hrana_pipeline *p)
 	for (i = 0; i < p->nreqs; i++)
 		req_free(&p->reqs[i]);
 	free(p->reqs);
-	if (p->root != NULL)
-		json_decref(p->root);
+	jdoc_free(&p->doc);
 	memset(p, 0, sizeof *p);
 }
 

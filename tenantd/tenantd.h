@@ -173,6 +173,36 @@ int		 catalog_sync(struct catalog *);
 const char	*catalog_state_name(int);
 const char	*catalog_strerror(struct catalog *);
 
+/* jsonr.c: a JSON reader for request bodies (a flat node array). */
+enum jv_type { JV_NULL, JV_FALSE, JV_TRUE, JV_INT, JV_REAL, JV_STR, JV_ARR,
+    JV_OBJ };
+struct jv {
+	uint8_t		 type;
+	uint32_t	 skip;	/* nodes in this value's subtree, itself too */
+	uint32_t	 n;	/* string bytes; array elements; members */
+	union {
+		int64_t		 i;
+		double		 d;
+		const char	*s;	/* NUL-terminated, n bytes */
+		size_t		 off;	/* (while parsing) */
+	} u;
+};
+struct jdoc {
+	struct jv	*v;	/* v[0]: the top-level object or array */
+	size_t		 nv;
+	size_t		 cap;
+	char		*s;
+	size_t		 slen;
+};
+int		 jdoc_parse(struct jdoc *, const char *, size_t, char *,
+		     size_t);
+void		 jdoc_free(struct jdoc *);
+const struct jv	*jv_get(const struct jv *, const char *);
+/* Arrays: the first element (if n > 0), then jv_next; objects: the
+ * first key (a JV_STR, its value right after it). */
+#define jv_first(a)	((a) + 1)
+#define jv_next(v)	((v) + (v)->skip)
+
 /* hrana.c: Hrana JSON decoding (untrusted input) and encoding. */
 enum hrana_vtype { HV_NULL, HV_INTEGER, HV_FLOAT, HV_TEXT, HV_BLOB };
 struct hrana_value {
@@ -224,7 +254,7 @@ struct hrana_req {
 	int32_t			 sql_id;
 };
 struct hrana_pipeline {
-	json_t			*root;		/* keeps borrowed strings */
+	struct jdoc		 doc;		/* keeps borrowed strings */
 	int			 version;	/* 2 or 3 */
 	const char		*baton;		/* NULL: new stream */
 	size_t			 baton_len;
@@ -240,6 +270,7 @@ int		 hrana_decode_pipeline(const char *, size_t, int,
 		     struct hrana_pipeline *, char *, size_t);
 void		 hrana_pipeline_free(struct hrana_pipeline *);
 const char	*hrana_rtype_name(int);
+size_t		 utf8_seq(const unsigned char *, size_t);
 void		 buf_init(struct buf *, size_t);
 void		 buf_free(struct buf *);
 void		 buf_add(struct buf *, const void *, size_t);

@@ -135,7 +135,7 @@ test_execute(void)
 	    "arg blob, unpadded base64");
 	ok(a[12].type == HV_BLOB && a[12].len == 0, "arg empty blob");
 	hrana_pipeline_free(&p);
-	ok(p.reqs == NULL && p.nreqs == 0 && p.root == NULL,
+	ok(p.reqs == NULL && p.nreqs == 0 && p.doc.v == NULL,
 	    "pipeline_free empties the pipeline");
 
 	/* Defaults, named args, a JSON integer for an integer. */
@@ -554,7 +554,7 @@ test_bad(void)
 			printf("#   accepted\n");
 			hrana_pipeline_free(&p);
 		} else
-			ok(p.root == NULL && p.reqs == NULL && p.nreqs == 0,
+			ok(p.doc.v == NULL && p.reqs == NULL && p.nreqs == 0,
 			    "reject %s: pipeline left empty", bad[i].name);
 	}
 
