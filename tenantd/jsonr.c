@@ -357,13 +357,15 @@ static int
 jp_dups(struct jp *jp, long idx)
 {
 	struct jdoc	*d = jp->d;
-	struct jv	*o = &d->v[idx], *k, **keys;
+	struct jv	*o = &d->v[idx], *k, *small[JSONR_SMALL_OBJECT], **keys;
 	size_t		 i, j, n = o->n;
 	int		 dup = 0;
 
 	if (n < 2)
 		return (0);
-	if ((keys = reallocarray(NULL, n, sizeof *keys)) == NULL)
+	keys = small;	/* most objects: no allocation */
+	if (n > JSONR_SMALL_OBJECT &&
+	    (keys = reallocarray(NULL, n, sizeof *keys)) == NULL)
 		return (jp_fail(jp, "out of memory"));
 	for (i = 0, k = o + 1; i < n; i++) {
 		keys[i] = k;
@@ -382,7 +384,8 @@ jp_dups(struct jp *jp, long idx)
 	}
 	for (i = 0; i < n; i++)		/* back to offsets until the end */
 		keys[i]->u.off = (size_t)(keys[i]->u.s - d->s);
-	free(keys);
+	if (keys != small)
+		free(keys);
 	if (dup)
 		return (jp_fail(jp, "duplicate object key"));
 	return (0);
