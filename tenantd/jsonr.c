@@ -16,8 +16,10 @@
  * (no overlong forms, no surrogates, nothing past U+10FFFF), escapes
  * including surrogate pairs, integers that fit in 64 bits (otherwise an
  * error) apart from reals (strtod; overflow is an error), duplicate keys
- * refused, nesting up to 2,048 levels.  fuzz/fuzz_hrana.c checks that
- * against jansson on every input it makes.
+ * refused, nesting up to 2,048 levels.  fuzz/fuzz_json.c checks that
+ * against jansson on every input it makes.  One difference, on purpose:
+ * jansson skips a NUL byte that ends a number or a literal ("[1\0]" reads
+ * as [1]); here a NUL byte outside a string is refused as any stray byte.
  *
  * The input is untrusted: every read is bounded by the body's end.
  */
