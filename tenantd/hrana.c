@@ -398,7 +398,8 @@ dec_int64_str(const char *s, size_t len, int64_t *out)
 }
 
 static int
-dec_value(struct dec *d, const struct jv *j, struct hrana_value *v, const char *where)
+dec_value(struct dec *d, const struct jv *j, struct hrana_value *v,
+    const char *where)
 {
 	const char	*type;
 	const struct jv	*val;
