@@ -252,7 +252,7 @@ jp_string(struct jp *jp)
 		return (jp_fail(jp, "string too long"));
 	*o = '\0';
 	d->v[idx].n = (uint32_t)n;
-	d->v[idx].u.off = d->slen;
+	d->v[idx].u.s = d->s + d->slen;	/* d->s never moves */
 	d->slen += n + 1;
 	return (0);
 }
@@ -348,7 +348,6 @@ key_cmp(const void *a, const void *b)
 	size_t		 n = x->n < y->n ? x->n : y->n;
 	int		 c;
 
-	/* Strings are still offsets into d->s here, which is stable. */
 	if ((c = memcmp(x->u.s, y->u.s, n)) != 0)
 		return (c);
 	return (x->n < y->n ? -1 : x->n > y->n);
@@ -371,8 +370,6 @@ jp_dups(struct jp *jp, long idx)
 		return (jp_fail(jp, "out of memory"));
 	for (i = 0, k = o + 1; i < n; i++) {
 		keys[i] = k;
-		/* key strings as pointers, for the comparison */
-		k->u.s = d->s + k->u.off;
 		k = (k + 1) + (k + 1)->skip;
 	}
 	if (n <= JSONR_SMALL_OBJECT) {
@@ -384,8 +381,6 @@ jp_dups(struct jp *jp, long idx)
 		for (i = 1; i < n && !dup; i++)
 			dup = key_cmp(&keys[i - 1], &keys[i]) == 0;
 	}
-	for (i = 0; i < n; i++)		/* back to offsets until the end */
-		keys[i]->u.off = (size_t)(keys[i]->u.s - d->s);
 	if (keys != small)
 		free(keys);
 	if (dup)
@@ -441,7 +436,7 @@ jp_value(struct jp *jp)
 				if (jp_string(jp) != 0)
 					return (-1);
 				k = &jp->d->v[jp->d->nv - 1];
-				if (memchr(jp->d->s + k->u.off, '\0', k->n))
+				if (memchr(k->u.s, '\0', k->n))
 					return (jp_fail(jp, "NUL byte in object "
 					    "key not supported"));
 				jp_ws(jp);
@@ -479,7 +474,6 @@ jdoc_parse(struct jdoc *d, const char *body, size_t len, char *err,
     size_t errlen)
 {
 	struct jp	 jp = { body, body, body + len, d, err, errlen, 0 };
-	size_t		 i;
 
 	memset(d, 0, sizeof *d);
 	if (len > UINT32_MAX)
@@ -509,9 +503,6 @@ jdoc_parse(struct jdoc *d, const char *body, size_t len, char *err,
 		jp_fail(&jp, "end of file expected");
 		goto fail;
 	}
-	for (i = 0; i < d->nv; i++)
-		if (d->v[i].type == JV_STR)
-			d->v[i].u.s = d->s + d->v[i].u.off;
 	return (0);
 fail:
 	jdoc_free(d);

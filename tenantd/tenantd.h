@@ -184,7 +184,6 @@ struct jv {
 		int64_t		 i;
 		double		 d;
 		const char	*s;	/* NUL-terminated, n bytes */
-		size_t		 off;	/* (while parsing) */
 	} u;
 };
 struct jdoc {
