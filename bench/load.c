@@ -17,13 +17,16 @@
  *             [-c CONNS] [-t THREADS] [-R RATE] [--timeout SECONDS]
  *             [--op select|update|mix|create] [--tenants N]
  *             [--dist uniform|zipf|seq] [--zipf-s S] [--schema NAME]
- *             [--prefix P]
+ *             [--prefix P] [--trace]
  * -n COUNT visits the tenants b0 .. b{COUNT-1} once each (creates them,
  * with --op create), thread i taking b{i}, b{i+T}, ...; --tenants has no
  * use then.  -d runs for SECONDS over b0 .. b{N-1} (--tenants N); creates
  * then make new ids PREFIX{thread}-{n}.
  * Prints one line "RESULT key=value ..." on stdout (the format run.sh
- * parses).  Exit status: 0 (even with errors: the caller decides), 1 if
+ * parses); with --trace, before it, one "SECOND s=S answers=N
+ * over_1ms=N over_2ms=N max_us=N" line per second of the run (answers by
+ * the second they came in), to see whether a p99 comes from a few bad
+ * seconds or from all of them.  Exit status: 0 (even with errors: the caller decides), 1 if
  * the target cannot be reached at the start, 2 for bad usage.
  * Build: gcc -O2 -Wall -Wextra -o load load.c -lpthread -lm
  */
@@ -97,6 +100,11 @@ struct stats {
 	uint64_t	 hist[HBUCKETS];
 };
 
+/* --trace: one second of the run. */
+struct second {
+	uint64_t	 n, over1, over2, max_us;
+};
+
 struct thread;
 
 struct conn {
@@ -143,6 +151,7 @@ struct thread {
 	uint64_t	 last_ok;
 	uint64_t	 end;
 	struct stats	 st;
+	struct second	*secs;		/* --trace */
 };
 
 /* options */
@@ -150,6 +159,9 @@ static int		 nconns = 64, nthreads = 2, ntenants = 1000;
 static int		 op = OP_SELECT, dist = D_UNIFORM;
 static int64_t		 count;
 static double		 seconds, rate, zipf_s = 1.1, timeout_s = 10;
+static int		 trace;			/* per-second lines */
+static uint64_t		 run_t0;		/* start, us */
+static int		 nsecs;			/* --trace seconds kept */
 static const char	*schema = "", *prefix = "c";
 
 static struct sockaddr_storage	 target;
@@ -185,7 +197,8 @@ usage(int status)
 	    "[--timeout SECONDS]\n"
 	    "            [--op select|update|mix|create] [--tenants N]\n"
 	    "            [--dist uniform|zipf|seq] [--zipf-s S] "
-	    "[--schema NAME] [--prefix P]\n");
+	    "[--schema NAME] [--prefix P]\n"
+	    "            [--trace]\n");
 	exit(status);
 }
 
@@ -877,6 +890,16 @@ conn_complete(struct conn *c, uint64_t now)
 	if (lat > st->max_us)
 		st->max_us = lat;
 	st->hist[hist_index(lat)]++;
+	if (th->secs != NULL && now >= run_t0 &&
+	    (now - run_t0) / 1000000 < (uint64_t)nsecs) {
+		struct second	*sec = &th->secs[(now - run_t0) / 1000000];
+
+		sec->n++;
+		sec->over1 += lat > 1000;
+		sec->over2 += lat > 2000;
+		if (lat > sec->max_us)
+			sec->max_us = lat;
+	}
 	if (c->status < 200 || c->status > 299)
 		st->err_status++;
 	if (c->status != want || c->hrana_err) {
@@ -1157,12 +1180,38 @@ result(const struct stats *st, uint64_t dur)
 	fflush(stdout);
 }
 
+/*
+ * --trace: a SECOND line per second of the run (by answer time): answers,
+ * answers slower than 1 ms and 2 ms, the slowest.  Shows whether a p99
+ * comes from a few bad seconds or from all of them.
+ */
+static void
+trace_print(struct thread *ths, uint64_t dur)
+{
+	struct second	 sum;
+	int		 s, i, last = (int)((dur + 999999) / 1000000);
+
+	for (s = 0; s < nsecs && s < last; s++) {
+		memset(&sum, 0, sizeof sum);
+		for (i = 0; i < nthreads; i++) {
+			sum.n += ths[i].secs[s].n;
+			sum.over1 += ths[i].secs[s].over1;
+			sum.over2 += ths[i].secs[s].over2;
+			if (ths[i].secs[s].max_us > sum.max_us)
+				sum.max_us = ths[i].secs[s].max_us;
+		}
+		printf("SECOND s=%d answers=%" PRIu64 " over_1ms=%" PRIu64
+		    " over_2ms=%" PRIu64 " max_us=%" PRIu64 "\n", s, sum.n,
+		    sum.over1, sum.over2, sum.max_us);
+	}
+}
+
 /* Options. */
 static void
 options(int argc, char **argv)
 {
 	enum { O_UNIX = 256, O_URL, O_TIMEOUT, O_OP, O_TENANTS, O_DIST,
-	    O_ZIPF, O_SCHEMA, O_PREFIX };
+	    O_ZIPF, O_SCHEMA, O_PREFIX, O_TRACE };
 	static const struct option longopts[] = {
 		{ "unix", required_argument, NULL, O_UNIX },
 		{ "url", required_argument, NULL, O_URL },
@@ -1178,6 +1227,7 @@ options(int argc, char **argv)
 		{ "zipf-s", required_argument, NULL, O_ZIPF },
 		{ "schema", required_argument, NULL, O_SCHEMA },
 		{ "prefix", required_argument, NULL, O_PREFIX },
+		{ "trace", no_argument, NULL, O_TRACE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -1255,6 +1305,9 @@ options(int argc, char **argv)
 				bad_usage("--prefix is too long");
 			prefix = optarg;
 			break;
+		case O_TRACE:
+			trace = 1;
+			break;
 		case 'h':
 			usage(0);
 			break;
@@ -1329,7 +1382,9 @@ main(int argc, char **argv)
 
 	if ((ths = calloc(nthreads, sizeof *ths)) == NULL)
 		fatal("calloc");
-	t0 = now_us();
+	if (trace)	/* the run's seconds, and what answers come after */
+		nsecs = (count > 0 ? 3600 : (int)seconds) + (int)timeout_s + 2;
+	t0 = run_t0 = now_us();
 	for (i = 0; i < nthreads; i++) {
 		struct thread	*th = &ths[i];
 
@@ -1344,6 +1399,9 @@ main(int argc, char **argv)
 		if (rate > 0)
 			th->interval = 1e6 * nthreads / rate;
 		if ((th->conns = calloc(th->nconns, sizeof *th->conns)) ==
+		    NULL)
+			fatal("calloc");
+		if (trace && (th->secs = calloc(nsecs, sizeof *th->secs)) ==
 		    NULL)
 			fatal("calloc");
 		for (j = 0; j < th->nconns; j++) {
@@ -1407,6 +1465,8 @@ main(int argc, char **argv)
 		for (k = 0; k < HBUCKETS; k++)
 			all->hist[k] += ths[i].st.hist[k];
 	}
+	if (trace)
+		trace_print(ths, end - t0);
 	result(all, end - t0);
 	return (0);
 }

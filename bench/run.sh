@@ -259,7 +259,8 @@ td_case() {
 	local key=$1 op=$2 dist=$3 n=$4 c=${5:-$CONNS} rate=${6:-0}
 	local name=${key//\//_}
 	local args=(--op "$op" --dist "$dist" --tenants "$n")
-	[ "$rate" != 0 ] && args+=(-R "$rate")
+	[ "$rate" != 0 ] && args+=(-R "$rate" --trace)
+	quiesce
 	[ "$WARMUP" -gt 0 ] && load_run "$name.warm" "$c" -d "$WARMUP" "${args[@]}"
 	local h0 m0 c0 c1 t0 t1
 	h0=$(td_metric tenantd_cache_hits_total)
@@ -279,12 +280,27 @@ td_case() {
 	R[$key.cpu]=$(awk -v c=$((c1 - c0)) -v t0="$t0" -v t1="$t1" -v k="$TICK" 'BEGIN { printf "%.0f", 100 * c / k / (t1 - t0) }')
 	R[$key.rss]=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$TD_PID/status")
 	R[$key.conf]=$TD_CONF
+	if [ "$rate" != 0 ]; then
+		# --trace: how the slow answers spread over the run's seconds
+		R[$key.slowsecs]=$(awk '/^SECOND / { n++; split($3, a, "="); split($5, b, "=");
+		    if (b[2] > a[2] / 100) k++ } END { printf "%d of %d", k, n }' "$tmp/logs/$name.load")
+	fi
 	log "tenantd $key: $(printf '%.0f' "${W[rps]}") req/s, p50 $(us_ms "${W[p50_us]}") ms, p99 $(us_ms "${W[p99_us]}") ms, hit ${R[$key.hit]}%, cpu ${R[$key.cpu]}%"
 }
 
 # Visit tenants b0 .. b{count-1} once each (opens their handles).
 td_touch() {	# count conns
 	load_run "touch$1" "$2" -n "$1" --op select
+}
+
+# Before each measured workload (its warm-up included): the pages earlier
+# workloads left dirty are written back first (sync), so that neither
+# server's workload pays for the write-back of the one before it.
+quiesce() {
+	local t0
+	t0=$(date +%s.%N)
+	sync
+	log "quiesce: sync $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 }
 
 us_ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
@@ -419,6 +435,7 @@ pg_case() {	# key op dist n [rate]
 	esac
 	local extra=(-M prepared)
 	[ "$rate" != 0 ] && extra+=(-R "$rate")
+	quiesce
 	[ "$WARMUP" -gt 0 ] && pgbench_run "$name.warm" "$WARMUP" "${extra[@]}" "${files[@]}" bench
 	local c0 c1 t0 t1
 	c0=$(pg_cpu); t0=$(date +%s.%N)
@@ -432,6 +449,10 @@ pg_case() {	# key op dist n [rate]
 	R[pg/$key.cpu]=$(awk -v c=$((c1 - c0)) -v t0="$t0" -v t1="$t1" -v k="$TICK" 'BEGIN { printf "%.0f", 100 * c / k / (t1 - t0 - 0.2) }')
 	R[pg/$key.conf]=$PG_CONF
 	log "postgres $key: $(printf '%.0f' "$P_tps") tx/s, p50 $(us_ms "$P_p50") ms, p99 $(us_ms "$P_p99") ms"
+	# The dead rows of a write workload are vacuumed now, between
+	# workloads, not by autovacuum inside the next one (which may be
+	# tenantd's).  PostgreSQL's numbers leave this upkeep out.
+	[ "$op" = select ] || psql_do bench "VACUUM ANALYZE kv"
 }
 
 # ==========================================================================
@@ -702,6 +723,7 @@ report() {
 	echo "|---|--:|--:|--:|"
 	echo "| p99 at half of peak (Zipf select, $NMAX tenants; target rate tenantd ${R[half.target]}/s, PG ${R[pg/half.target]:--}/s): achieved req/s | $(num "${R[$hk.rps]}") | $(num "${R[pg/$hk.rps]:-}") | |"
 	echo "| p50 / p99 ms at half of peak | $(ms "${R[$hk.p50]}") / $(ms "${R[$hk.p99]}") | $(ms "${R[pg/$hk.p50]:-}") / $(ms "${R[pg/$hk.p99]:-}") | |"
+	echo "| seconds of that run in which more than 1% of answers took over 2 ms (\`load --trace\`) | ${R[$hk.slowsecs]:--} | | |"
 	echo "| tenant creation /s, schema null (PG: CREATE SCHEMA + CREATE TABLE, synchronous_commit=on) | $(num "${R[create.null]}") | $(num "${R[pg/create]:-}") | $(ratio "${R[create.null]}" "${R[pg/create]:-}") |"
 	echo "| tenant creation /s, with CREATE TABLE kv (a one-step schema) | $(num "${R[create.kv]}") | $(num "${R[pg/create]:-}") | $(ratio "${R[create.kv]}" "${R[pg/create]:-}") |"
 	echo "| first open of a tenant never opened before, /s (its file made: the kv schema with 100 rows; part of the cost a create used to pay) | $(num "${R[firstopen.rate]}") | | |"
