@@ -24,9 +24,11 @@
  * then make new ids PREFIX{thread}-{n}.
  * Prints one line "RESULT key=value ..." on stdout (the format run.sh
  * parses); with --trace, before it, one "SECOND s=S answers=N
- * over_1ms=N over_2ms=N max_us=N" line per second of the run (answers by
- * the second they came in), to see whether a p99 comes from a few bad
- * seconds or from all of them.  Exit status: 0 (even with errors: the caller decides), 1 if
+ * over_1ms=N over_2ms=N max_us=N late_1ms=N" line per second of the run
+ * (answers by the second they came in), to see whether a p99 comes from a
+ * few bad seconds or from all of them; late_1ms counts the requests of
+ * that second sent more than 1 ms after their slot (-R), whose lateness
+ * is ours, not the server's, and still counts as latency.  Exit status: 0 (even with errors: the caller decides), 1 if
  * the target cannot be reached at the start, 2 for bad usage.
  * Build: gcc -O2 -Wall -Wextra -o load load.c -lpthread -lm
  */
@@ -103,6 +105,7 @@ struct stats {
 /* --trace: one second of the run. */
 struct second {
 	uint64_t	 n, over1, over2, max_us;
+	uint64_t	 late1;		/* -R: sent over 1 ms after the slot */
 };
 
 struct thread;
@@ -698,6 +701,9 @@ conn_send(struct conn *c, uint64_t start, uint64_t now)
 	int			 tenant, k, n, blen;
 
 	th->sent++;
+	if (th->secs != NULL && now >= run_t0 && now > start + 1000 &&
+	    (now - run_t0) / 1000000 < (uint64_t)nsecs)
+		th->secs[(now - run_t0) / 1000000].late1++;
 	if (op == OP_CREATE) {
 		if (count > 0)
 			snprintf(id, sizeof id, "b%d", next_tenant(th));
@@ -1197,12 +1203,14 @@ trace_print(struct thread *ths, uint64_t dur)
 			sum.n += ths[i].secs[s].n;
 			sum.over1 += ths[i].secs[s].over1;
 			sum.over2 += ths[i].secs[s].over2;
+			sum.late1 += ths[i].secs[s].late1;
 			if (ths[i].secs[s].max_us > sum.max_us)
 				sum.max_us = ths[i].secs[s].max_us;
 		}
 		printf("SECOND s=%d answers=%" PRIu64 " over_1ms=%" PRIu64
-		    " over_2ms=%" PRIu64 " max_us=%" PRIu64 "\n", s, sum.n,
-		    sum.over1, sum.over2, sum.max_us);
+		    " over_2ms=%" PRIu64 " max_us=%" PRIu64 " late_1ms=%" PRIu64
+		    "\n", s, sum.n, sum.over1, sum.over2, sum.max_us,
+		    sum.late1);
 	}
 }
 

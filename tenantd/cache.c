@@ -42,7 +42,11 @@ static int	trims_running;
  * tick, once the last tick's are done, so that few handles sit pinned
  * behind a queued trim (a request takes a queued trim off the queue).
  * An idle handle then holds little more than its connection, schema, WAL
- * index and prepared statements.  The heap is
+ * index and prepared statements.  A trimmed handle goes on the LRU's cold
+ * list (lru_unpin_old): evicted before any other, and out of the tick's
+ * walk, which starts at the old end of the idle list and so only visits
+ * the handles it trims and the one that stops it, however many thousand
+ * trimmed handles a mostly idle fleet has.  The heap is
  * trimmed at most every CACHE_MALLOC_TRIM_US: malloc_trim walks every
  * free chunk and the pages it returns fault back in when reused.
  */
@@ -358,7 +362,7 @@ trim_done(struct job *j)
 	h->running = NULL;
 	h->trimmed = 1;
 	cache_stats.trims++;
-	lru_unpin_old(&table, &h->le);	/* stays least recently used */
+	lru_unpin_old(&table, &h->le);	/* the cold list */
 	trims_since_malloc_trim++;
 	trims_running--;
 	cache_settle(h);
@@ -407,6 +411,7 @@ cache_trim_idle(uint64_t now)
 	struct lru_entry	*e, *prev;
 	struct handle		*h;
 	struct job		*j;
+	struct job_list		 trims = TAILQ_HEAD_INITIALIZER(trims);
 	uint64_t		 after = (uint64_t)cfg.idle_release_s * 1000000;
 	int			 n = 0;
 
@@ -433,6 +438,14 @@ cache_trim_idle(uint64_t now)
 		h = (struct handle *)e;
 		if (!h->trimmed && now - h->idle_since < after)
 			break;		/* the rest were used more recently */
+		if (h->trimmed && h->running == NULL) {
+			/* Pinned since for something that did not count as
+			 * a use (an export, a backup): back to the cold list,
+			 * out of the next ticks' way. */
+			lru_pin(&table, e);
+			lru_unpin_old(&table, e);
+			continue;
+		}
 		if (h->trimmed || h->db == NULL || h->running != NULL)
 			continue;
 		j = xcalloc(1, sizeof *j);
@@ -442,9 +455,10 @@ cache_trim_idle(uint64_t now)
 		lru_pin(&table, e);	/* not a victim while it runs */
 		h->running = j;
 		trims_running++;
-		worker_push_background(j);
+		TAILQ_INSERT_TAIL(&trims, j, entry);
 		n++;
 	}
+	worker_push_backgrounds(&trims);	/* one lock, one wake-up */
 }
 
 /*

@@ -5,8 +5,12 @@
  * objects (struct handle, struct stream).  An entry is "pinned" while
  * something uses it (a job queued or running, a transaction held); only
  * unpinned entries sit on the idle list, most recently used at the head,
- * so lru_victim() is O(1) and can never return an entry in use.  Loop
- * thread only.
+ * so lru_victim() is O(1) and can never return an entry in use.  Entries
+ * put back by lru_unpin_old (upkeep that should not count as a use: a
+ * handle that gave its memory back) go on a second, cold list instead:
+ * older than anything idle, victims before any of it, and out of the way
+ * of a walk of the idle list from its old end, which so sees only what
+ * has not been put aside yet.  Loop thread only.
  */
 #include "config.h"
 
@@ -47,6 +51,7 @@ lru_init(struct lru *l, size_t hint)
 	l->buckets = xcalloc(n, sizeof *l->buckets);
 	l->nbuckets = n;
 	TAILQ_INIT(&l->idle);
+	TAILQ_INIT(&l->cold);
 }
 
 /* Free the bucket array; entries are the caller's. */
@@ -96,9 +101,23 @@ lru_insert(struct lru *l, struct lru_entry *e, const char *key, size_t len)
 	l->buckets[b] = e;
 	l->count++;
 	TAILQ_INSERT_HEAD(&l->idle, e, idle);
-	e->in_idle = 1;
+	e->in_idle = LRU_IDLE;
 	l->nidle++;
 	return (0);
+}
+
+/* Take e off the idle or the cold list, if it is on one. */
+static void
+lru_unlist(struct lru *l, struct lru_entry *e)
+{
+	if (e->in_idle == LRU_IDLE)
+		TAILQ_REMOVE(&l->idle, e, idle);
+	else if (e->in_idle == LRU_COLD)
+		TAILQ_REMOVE(&l->cold, e, idle);
+	else
+		return;
+	e->in_idle = 0;
+	l->nidle--;
 }
 
 /* Unlink e from the table and the idle list; pins are left as they are. */
@@ -116,22 +135,15 @@ lru_remove(struct lru *l, struct lru_entry *e)
 		}
 	}
 	e->hnext = NULL;
-	if (e->in_idle) {
-		TAILQ_REMOVE(&l->idle, e, idle);
-		e->in_idle = 0;
-		l->nidle--;
-	}
+	lru_unlist(l, e);
 }
 
 /* Mark e in use: it leaves the idle list until its last unpin. */
 void
 lru_pin(struct lru *l, struct lru_entry *e)
 {
-	if (e->pins++ == 0 && e->in_idle) {
-		TAILQ_REMOVE(&l->idle, e, idle);
-		e->in_idle = 0;
-		l->nidle--;
-	}
+	if (e->pins++ == 0)
+		lru_unlist(l, e);
 }
 
 /*
@@ -146,14 +158,15 @@ lru_unpin(struct lru *l, struct lru_entry *e)
 		fatalx("lru_unpin: %s not pinned", e->key);
 	if (--e->pins == 0 && lru_find(l, e->key, e->keylen) == e) {
 		TAILQ_INSERT_HEAD(&l->idle, e, idle);
-		e->in_idle = 1;
+		e->in_idle = LRU_IDLE;
 		l->nidle++;
 	}
 }
 
 /*
  * lru_unpin for a use that should not count as one (background upkeep of
- * an idle entry): at zero, e goes back to the least recently used end.
+ * an idle entry): at zero, e goes on the cold list, whose entries are
+ * victims before any idle one (the longest there first).
  */
 void
 lru_unpin_old(struct lru *l, struct lru_entry *e)
@@ -161,8 +174,8 @@ lru_unpin_old(struct lru *l, struct lru_entry *e)
 	if (e->pins <= 0)
 		fatalx("lru_unpin_old: %s not pinned", e->key);
 	if (--e->pins == 0 && lru_find(l, e->key, e->keylen) == e) {
-		TAILQ_INSERT_TAIL(&l->idle, e, idle);
-		e->in_idle = 1;
+		TAILQ_INSERT_HEAD(&l->cold, e, idle);
+		e->in_idle = LRU_COLD;
 		l->nidle++;
 	}
 }
@@ -171,6 +184,10 @@ lru_unpin_old(struct lru *l, struct lru_entry *e)
 struct lru_entry *
 lru_victim(struct lru *l)
 {
+	struct lru_entry	*e;
+
+	if ((e = TAILQ_LAST(&l->cold, lru_list)) != NULL)
+		return (e);
 	return (TAILQ_LAST(&l->idle, lru_list));
 }
 

@@ -84,15 +84,18 @@ struct lru_entry {
 	struct lru_entry	*hnext;
 	TAILQ_ENTRY(lru_entry)	 idle;
 	int			 pins;
-	int			 in_idle;
+	int			 in_idle;	/* 0, LRU_IDLE or LRU_COLD */
 };
+#define LRU_IDLE	1
+#define LRU_COLD	2
 TAILQ_HEAD(lru_list, lru_entry);
 struct lru {
 	struct lru_entry	**buckets;
 	size_t			  nbuckets;
 	size_t			  count;
-	struct lru_list		  idle;
-	size_t			  nidle;
+	struct lru_list		  idle;		/* most recently used first */
+	struct lru_list		  cold;		/* lru_unpin_old, newest first */
+	size_t			  nidle;	/* on either list */
 };
 void		 lru_init(struct lru *, size_t);
 void		 lru_free(struct lru *);
@@ -383,6 +386,7 @@ struct job {
 };
 void		 worker_start(int);
 void		 worker_push_background(struct job *);
+void		 worker_push_backgrounds(struct job_list *);
 int		 worker_cancel_background(struct job *);
 void		 worker_push(struct job *);
 void		 worker_complete(struct job *);

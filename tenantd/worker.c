@@ -265,29 +265,51 @@ worker_push(struct job *j)
 }
 
 /*
- * Queue upkeep j (not bound to a request): it runs when no request waits,
- * one upkeep job at a time.  A loop, state lock held.
+ * Queue the upkeep jobs on list (not bound to a request; list is left
+ * empty): they run when no request waits, one upkeep job at a time.  One
+ * lock and at most one wake-up for the lot.  A loop, state lock held.
  */
 void
-worker_push_background(struct job *j)
+worker_push_backgrounds(struct job_list *list)
 {
-	int	wake;
+	struct job	*j;
+	uint64_t	 now;
+	int		 wake;
 
 	if (workers == NULL && runq_stop) {
-		worker_push(j);
+		while ((j = TAILQ_FIRST(list)) != NULL) {
+			TAILQ_REMOVE(list, j, entry);
+			worker_push(j);
+		}
 		return;
 	}
-	if (j->loop == NULL)
-		j->loop = loop_self;
-	inflight++;
-	j->t_queued = time_mono_us();
+	if (TAILQ_EMPTY(list))
+		return;
+	now = time_mono_us();
+	TAILQ_FOREACH(j, list, entry) {
+		if (j->loop == NULL)
+			j->loop = loop_self;
+		inflight++;
+		j->t_queued = now;
+		j->bg_queued = 1;
+	}
 	pthread_mutex_lock(&runq_mtx);
-	TAILQ_INSERT_TAIL(&bgq, j, entry);
-	j->bg_queued = 1;
+	TAILQ_CONCAT(&bgq, list, entry);
 	wake = bg_running == 0 && runq_idle > 0;
 	pthread_mutex_unlock(&runq_mtx);
 	if (wake)
 		pthread_cond_signal(&runq_cv);
+}
+
+/* worker_push_backgrounds for one job. */
+void
+worker_push_background(struct job *j)
+{
+	struct job_list	list;
+
+	TAILQ_INIT(&list);
+	TAILQ_INSERT_TAIL(&list, j, entry);
+	worker_push_backgrounds(&list);
 }
 
 /*

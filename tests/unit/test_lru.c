@@ -463,11 +463,88 @@ test_reference(void)
 	sim_free(&s);
 }
 
+/*
+ * Handles that gave their memory back (cache.c's idle release) are put
+ * back with lru_unpin_old: they are evicted before any other idle handle,
+ * the longest released first, and a walk of the idle list from its old end
+ * (the release scan) never meets them, however many there are.  A use
+ * brings one back to the idle list as the most recently used.
+ */
+#define NCOLD	5000
+
+static void
+test_cold(void)
+{
+	struct lru		 l;
+	struct obj		*o = calloc(NCOLD + 3, sizeof *o);
+	struct lru_entry	*e;
+	int			 i, walked, bad;
+
+	lru_init(&l, 16);
+	for (i = 0; i < NCOLD + 3; i++)
+		ins(&l, &o[i], i);
+	/* Release 0 .. NCOLD-1 in that order, as the scan does from the old
+	 * end: pin for the upkeep, unpin as not a use. */
+	for (i = 0; i < NCOLD; i++) {
+		lru_pin(&l, &o[i].le);
+		lru_unpin_old(&l, &o[i].le);
+	}
+	is_int((int)l.nidle, NCOLD + 3, "cold entries still count as idle");
+	walked = 0;
+	bad = 0;
+	for (e = TAILQ_LAST(&l.idle, lru_list); e != NULL;
+	    e = TAILQ_PREV(e, lru_list, idle)) {
+		walked++;
+		bad += ((struct obj *)e)->n < NCOLD;
+	}
+	is_int(walked, 3, "the idle list holds only the 3 not released");
+	is_int(bad, 0, "no released entry on the idle list");
+	is_int(victim(&l), 0, "victim: the first released");
+	lru_remove(&l, &o[0].le);
+	is_int(victim(&l), 1, "then the next released");
+
+	/* A released entry used again is the most recently used idle one. */
+	lru_pin(&l, &o[1].le);
+	is_int(victim(&l), 2, "a pinned cold entry is no victim");
+	lru_unpin(&l, &o[1].le);
+	is_int(victim(&l), 2, "used again, it left the cold list");
+	ok(TAILQ_FIRST(&l.idle) == &o[1].le, "and heads the idle list");
+
+	/* Evict everything: the cold list in release order, then the idle
+	 * list from its old end (NCOLD, NCOLD+1, NCOLD+2, then 1). */
+	bad = 0;
+	for (i = 2; i < NCOLD; i++) {
+		if (victim(&l) != i)
+			bad++;
+		lru_remove(&l, lru_victim(&l));
+	}
+	is_int(bad, 0, "cold entries evicted oldest release first");
+	is_int(victim(&l), NCOLD, "then the idle list, least recent first");
+	lru_remove(&l, &o[NCOLD].le);
+	lru_remove(&l, &o[NCOLD + 1].le);
+	lru_remove(&l, &o[NCOLD + 2].le);
+	is_int(victim(&l), 1, "the reused entry last");
+	lru_remove(&l, &o[1].le);
+	is_int(victim(&l), -1, "empty: no victim");
+	is_int((int)l.nidle, 0, "empty: nidle 0");
+
+	/* Removed while cold: gone from both lists. */
+	ins(&l, &o[0], 0);
+	lru_pin(&l, &o[0].le);
+	lru_unpin_old(&l, &o[0].le);
+	lru_remove(&l, &o[0].le);
+	is_int(victim(&l), -1, "a cold entry removed is no victim");
+	ok(TAILQ_EMPTY(&l.cold) && TAILQ_EMPTY(&l.idle), "both lists empty");
+	lru_free(&l);
+	free(o);
+}
+
 int
 main(void)
 {
 	test_basic();
 	test_pins();
+	test_cold();
 	test_growth_and_iteration();
 	test_policy();
 	test_reference();
