@@ -439,9 +439,9 @@ cache_trim_idle(uint64_t now)
 		if (!h->trimmed && now - h->idle_since < after)
 			break;		/* the rest were used more recently */
 		if (h->trimmed && h->running == NULL) {
-			/* Pinned since for something that did not count as
-			 * a use (an export, a backup): back to the cold list,
-			 * out of the next ticks' way. */
+			/* Put back on the idle list without its mark
+			 * cleared (no path does that today): to the cold
+			 * list, out of the next ticks' way. */
 			lru_pin(&table, e);
 			lru_unpin_old(&table, e);
 			continue;
