@@ -16,14 +16,35 @@
  * sqlite3_vfs; the files it opens carry their own methods.  The other
  * methods do not look at the VFS they are called through.
  *
+ * Two kinds of file are wrapped; every method not named here is the base
+ * file's.
+ *
  * With group commit (durable.c) a tenant's WAL file is wrapped: every
  * write and truncation goes to the file as usual and is also copied into
- * the commit log, which is what makes a commit durable.  Every other
- * method is the base file's.  Other files are not wrapped at all.
+ * the commit log, which is what makes a commit durable.
+ *
+ * A tenant's database file remembers its size.  Each read transaction
+ * begins by asking for it whenever the WAL holds no frames (the usual
+ * state of a tenant that is read, not written: SQLite's pagerPagecount),
+ * and the base answers with an fstat: a system call per point select,
+ * about 8% of the daemon's CPU in a Zipf select over 10,000 tenants
+ * (bench/README.md).  Under unix-excl no other process can open the file
+ * while tenantd has it open, and inside tenantd every connection that may
+ * write a tenant's file opens it through this VFS (the handle; backups
+ * and checks only read), so every change of its size goes through an
+ * xWrite or xTruncate here: the size is known, in one record per file
+ * shared by its connections (struct db_size), set by the first xFileSize,
+ * grown by writes past the end, and forgotten (asked again) after a
+ * truncation, a failed write, or any file control not known to leave the
+ * size alone.  With --shared-files other processes may write the file,
+ * and nothing is remembered.  Other files (journals, temporary files) are
+ * not wrapped at all.
  */
 #include "config.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,24 +53,29 @@
 static sqlite3_vfs	 tenant_vfs;
 static sqlite3_vfs	*base_vfs;
 
-/* A wrapped WAL: the base file follows it in the same allocation. */
-struct wal_file {
-	sqlite3_file	 base;		/* pMethods = &wal_methods */
-	sqlite3_file	*real;
-	char		*path;
-	size_t		 pathlen;
-};
-static sqlite3_io_methods	 wal_methods;
-static const sqlite3_io_methods	*real_methods;	/* [wal_methods_mtx] */
-static pthread_mutex_t		 wal_methods_mtx = PTHREAD_MUTEX_INITIALIZER;
+struct db_size;
 
-#define REAL(f)		(((struct wal_file *)(f))->real)
+/* A wrapped file: the base file follows it in the same allocation. */
+struct wrap_file {
+	sqlite3_file	 base;		/* &wal_methods or &db_methods */
+	sqlite3_file	*real;
+	char		*path;		/* a WAL's, for the commit log */
+	size_t		 pathlen;
+	struct db_size	*dbsize;	/* a database file's size */
+};
+/* The wrappers' methods, each made from the first base file of its kind
+ * (unix-excl gives a database file locking methods, a WAL none). */
+static sqlite3_io_methods	 wal_methods, db_methods;
+static const sqlite3_io_methods	*wal_real, *db_real;	/* [methods_mtx] */
+static pthread_mutex_t		 methods_mtx = PTHREAD_MUTEX_INITIALIZER;
+
+#define REAL(f)		(((struct wrap_file *)(f))->real)
 
 static int
 wal_close(sqlite3_file *f)
 {
-	struct wal_file	*wf = (struct wal_file *)f;
-	int		 rc = wf->real->pMethods->xClose(wf->real);
+	struct wrap_file	*wf = (struct wrap_file *)f;
+	int			 rc = wf->real->pMethods->xClose(wf->real);
 
 	free(wf->path);
 	wf->path = NULL;
@@ -65,8 +91,8 @@ wal_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off)
 static int
 wal_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
 {
-	struct wal_file	*wf = (struct wal_file *)f;
-	int		 rc;
+	struct wrap_file	*wf = (struct wrap_file *)f;
+	int			 rc;
 
 	rc = durable_lose_wal_writes ? SQLITE_OK :
 	    wf->real->pMethods->xWrite(wf->real, p, n, off);
@@ -79,8 +105,8 @@ wal_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
 static int
 wal_truncate(sqlite3_file *f, sqlite3_int64 size)
 {
-	struct wal_file	*wf = (struct wal_file *)f;
-	int		 rc;
+	struct wrap_file	*wf = (struct wrap_file *)f;
+	int			 rc;
 
 	rc = durable_lose_wal_writes ? SQLITE_OK :
 	    wf->real->pMethods->xTruncate(wf->real, size);
@@ -174,46 +200,233 @@ wal_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
 	return (REAL(f)->pMethods->xUnfetch(REAL(f), off, p));
 }
 
-/* The wrapper's methods: the base's version, with the base's gaps. */
-static void
-wal_methods_init(const sqlite3_io_methods *m)
+/*
+ * A database file's size, one record per file open through this VFS,
+ * shared by all of its connections in tenantd (a backup or a check may
+ * open a tenant beside its handle): whichever writes, all see the size it
+ * left.  The size is read without a lock; it is learnt, grown and
+ * forgotten under the record's lock, with the write that changes it, so a
+ * size asked of the file cannot overtake a write made meanwhile.
+ */
+struct db_size {
+	struct db_size		*next;		/* [sizes_mtx] */
+	int			 refs;		/* [sizes_mtx] */
+	uint32_t		 hash;
+	pthread_mutex_t		 mtx;
+	_Atomic sqlite3_int64	 size;		/* -1: ask the file */
+	size_t			 pathlen;
+	char			 path[];
+};
+#define DB_SIZES	4096		/* buckets; chains grow past that */
+static struct db_size	*db_sizes[DB_SIZES];
+static pthread_mutex_t	 sizes_mtx = PTHREAD_MUTEX_INITIALIZER;
+
+static struct db_size *
+db_size_get(const char *path)
 {
-	real_methods = m;
-	memset(&wal_methods, 0, sizeof wal_methods);
-	wal_methods.iVersion = m->iVersion;
-	wal_methods.xClose = wal_close;
-	wal_methods.xRead = wal_read;
-	wal_methods.xWrite = wal_write;
-	wal_methods.xTruncate = wal_truncate;
-	wal_methods.xSync = wal_sync;
-	wal_methods.xFileSize = wal_file_size;
-	wal_methods.xLock = wal_lock;
-	wal_methods.xUnlock = wal_unlock;
-	wal_methods.xCheckReservedLock = wal_check_reserved;
-	wal_methods.xFileControl = wal_file_control;
-	wal_methods.xSectorSize = wal_sector_size;
-	wal_methods.xDeviceCharacteristics = wal_device_chars;
+	struct db_size	*d;
+	size_t		 len = strlen(path);
+	uint32_t	 h = tid_hash(path, len);
+
+	pthread_mutex_lock(&sizes_mtx);
+	for (d = db_sizes[h % DB_SIZES]; d != NULL; d = d->next)
+		if (d->hash == h && d->pathlen == len &&
+		    memcmp(d->path, path, len) == 0)
+			break;
+	if (d == NULL) {
+		d = xcalloc(1, sizeof *d + len + 1);
+		d->hash = h;
+		d->pathlen = len;
+		memcpy(d->path, path, len + 1);
+		pthread_mutex_init(&d->mtx, NULL);
+		atomic_init(&d->size, -1);
+		d->next = db_sizes[h % DB_SIZES];
+		db_sizes[h % DB_SIZES] = d;
+	}
+	d->refs++;
+	pthread_mutex_unlock(&sizes_mtx);
+	return (d);
+}
+
+static void
+db_size_put(struct db_size *d)
+{
+	struct db_size	**pp;
+
+	pthread_mutex_lock(&sizes_mtx);
+	if (--d->refs > 0) {
+		pthread_mutex_unlock(&sizes_mtx);
+		return;
+	}
+	for (pp = &db_sizes[d->hash % DB_SIZES]; *pp != d; pp = &(*pp)->next)
+		;
+	*pp = d->next;
+	pthread_mutex_unlock(&sizes_mtx);
+	pthread_mutex_destroy(&d->mtx);
+	free(d);
+}
+
+#define DB_SIZE(f)	(((struct wrap_file *)(f))->dbsize)
+
+static int
+db_close(sqlite3_file *f)
+{
+	struct wrap_file	*wf = (struct wrap_file *)f;
+	int			 rc = wf->real->pMethods->xClose(wf->real);
+
+	db_size_put(wf->dbsize);
+	wf->dbsize = NULL;
+	return (rc);
+}
+
+/* The base's write, and the size it leaves. */
+static int
+db_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
+{
+	struct db_size	*d = DB_SIZE(f);
+	sqlite3_int64	 size;
+	int		 rc;
+
+	pthread_mutex_lock(&d->mtx);
+	rc = REAL(f)->pMethods->xWrite(REAL(f), p, n, off);
+	size = atomic_load(&d->size);
+	if (rc != SQLITE_OK)
+		atomic_store(&d->size, -1);	/* a short write: ask */
+	else if (size >= 0 && off + n > size)
+		atomic_store(&d->size, off + n);
+	pthread_mutex_unlock(&d->mtx);
+	return (rc);
+}
+
+static int
+db_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+	struct db_size	*d = DB_SIZE(f);
+	int		 rc;
+
+	/* The base may round the size up to its chunk size: ask. */
+	pthread_mutex_lock(&d->mtx);
+	rc = REAL(f)->pMethods->xTruncate(REAL(f), size);
+	atomic_store(&d->size, -1);
+	pthread_mutex_unlock(&d->mtx);
+	return (rc);
+}
+
+static int
+db_file_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+	struct db_size	*d = DB_SIZE(f);
+	int		 rc = SQLITE_OK;
+
+	if ((*size = atomic_load(&d->size)) >= 0)
+		return (SQLITE_OK);
+	pthread_mutex_lock(&d->mtx);
+	if ((*size = atomic_load(&d->size)) < 0) {
+		rc = REAL(f)->pMethods->xFileSize(REAL(f), size);
+		if (rc == SQLITE_OK)
+			atomic_store(&d->size, *size);
+	}
+	pthread_mutex_unlock(&d->mtx);
+	return (rc);
+}
+
+static int
+db_file_control(sqlite3_file *f, int op, void *arg)
+{
+	struct db_size	*d = DB_SIZE(f);
+	int		 rc;
+
+	switch (op) {
+	case SQLITE_FCNTL_COMMIT_PHASETWO:
+	case SQLITE_FCNTL_SYNC:
+	case SQLITE_FCNTL_HAS_MOVED:
+	case SQLITE_FCNTL_PERSIST_WAL:
+	case SQLITE_FCNTL_POWERSAFE_OVERWRITE:
+	case SQLITE_FCNTL_BUSYHANDLER:
+	case SQLITE_FCNTL_LOCKSTATE:
+	case SQLITE_FCNTL_VFSNAME:
+	case SQLITE_FCNTL_CKPT_START:
+	case SQLITE_FCNTL_CKPT_DONE:
+	case SQLITE_FCNTL_PDB:
+		return (REAL(f)->pMethods->xFileControl(REAL(f), op, arg));
+	}
+	/* Any other (a size hint, a chunk size) may change the size. */
+	pthread_mutex_lock(&d->mtx);
+	rc = REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+	atomic_store(&d->size, -1);
+	pthread_mutex_unlock(&d->mtx);
+	return (rc);
+}
+
+/* A forwarding table for files with methods m: m's version, m's gaps. */
+static void
+methods_init(sqlite3_io_methods *w, const sqlite3_io_methods *m)
+{
+	memset(w, 0, sizeof *w);
+	w->iVersion = m->iVersion;
+	w->xClose = wal_close;
+	w->xRead = wal_read;
+	w->xWrite = wal_write;
+	w->xTruncate = wal_truncate;
+	w->xSync = wal_sync;
+	w->xFileSize = wal_file_size;
+	w->xLock = wal_lock;
+	w->xUnlock = wal_unlock;
+	w->xCheckReservedLock = wal_check_reserved;
+	w->xFileControl = wal_file_control;
+	w->xSectorSize = wal_sector_size;
+	w->xDeviceCharacteristics = wal_device_chars;
 	if (m->iVersion >= 2) {
-		wal_methods.xShmMap = m->xShmMap ? wal_shm_map : NULL;
-		wal_methods.xShmLock = m->xShmLock ? wal_shm_lock : NULL;
-		wal_methods.xShmBarrier = m->xShmBarrier ? wal_shm_barrier :
-		    NULL;
-		wal_methods.xShmUnmap = m->xShmUnmap ? wal_shm_unmap : NULL;
+		w->xShmMap = m->xShmMap ? wal_shm_map : NULL;
+		w->xShmLock = m->xShmLock ? wal_shm_lock : NULL;
+		w->xShmBarrier = m->xShmBarrier ? wal_shm_barrier : NULL;
+		w->xShmUnmap = m->xShmUnmap ? wal_shm_unmap : NULL;
 	}
 	if (m->iVersion >= 3) {
-		wal_methods.xFetch = m->xFetch ? wal_fetch : NULL;
-		wal_methods.xUnfetch = m->xUnfetch ? wal_unfetch : NULL;
+		w->xFetch = m->xFetch ? wal_fetch : NULL;
+		w->xUnfetch = m->xUnfetch ? wal_unfetch : NULL;
 	}
+}
+
+/*
+ * The wrapper's methods for a base file with methods m (kind: db or WAL),
+ * made the first time; 0 if m is those methods, -1 if a base file of the
+ * same kind came with others (one base VFS, one set per kind).
+ */
+static int
+methods_for(int db, const sqlite3_io_methods *m)
+{
+	const sqlite3_io_methods	**real = db ? &db_real : &wal_real;
+	int				  rc = 0;
+
+	pthread_mutex_lock(&methods_mtx);
+	if (*real == NULL) {
+		if (db) {
+			methods_init(&db_methods, m);
+			db_methods.xClose = db_close;
+			db_methods.xWrite = db_write;
+			db_methods.xTruncate = db_truncate;
+			db_methods.xFileSize = db_file_size;
+			db_methods.xFileControl = db_file_control;
+		} else
+			methods_init(&wal_methods, m);
+		*real = m;
+	} else if (*real != m)
+		rc = -1;
+	pthread_mutex_unlock(&methods_mtx);
+	return (rc);
 }
 
 static int
 vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
     int *out_flags)
 {
-	struct wal_file	*wf = (struct wal_file *)file;
-	int		 rc;
+	struct wrap_file	*wf = (struct wrap_file *)file;
+	int			 rc, db;
 
-	if (!(flags & SQLITE_OPEN_WAL) || name == NULL || !durable_active())
+	db = (flags & SQLITE_OPEN_MAIN_DB) && !cfg.shared_files;
+	if (name == NULL || (!db && (!(flags & SQLITE_OPEN_WAL) ||
+	    !durable_active())))
 		return (base_vfs->xOpen(base_vfs, name, file, flags,
 		    out_flags));
 	memset(wf, 0, sizeof *wf);
@@ -226,15 +439,15 @@ vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
 		file->pMethods = NULL;
 		return (rc);
 	}
-	/* One base VFS, one set of methods for its files. */
-	pthread_mutex_lock(&wal_methods_mtx);
-	if (real_methods == NULL)
-		wal_methods_init(wf->real->pMethods);
-	pthread_mutex_unlock(&wal_methods_mtx);
-	if (real_methods != wf->real->pMethods) {
+	if (methods_for(db, wf->real->pMethods) != 0) {
 		wf->real->pMethods->xClose(wf->real);
 		file->pMethods = NULL;
 		return (SQLITE_CANTOPEN);
+	}
+	if (db) {
+		wf->dbsize = db_size_get(name);
+		file->pMethods = &db_methods;
+		return (SQLITE_OK);
 	}
 	wf->pathlen = strlen(name);
 	wf->path = xstrdup(name);
@@ -268,7 +481,7 @@ vfs_init(void)
 		return (-1);
 	tenant_vfs = *base_vfs;
 	tenant_vfs.pNext = NULL;
-	tenant_vfs.szOsFile = base_vfs->szOsFile + (int)sizeof(struct wal_file);
+	tenant_vfs.szOsFile = base_vfs->szOsFile + (int)sizeof(struct wrap_file);
 	tenant_vfs.zName = TENANT_VFS;
 	tenant_vfs.xOpen = vfs_open;
 	tenant_vfs.xFullPathname = vfs_full_pathname;
