@@ -27,7 +27,7 @@
  * begins by asking for it whenever the WAL holds no frames (the usual
  * state of a tenant that is read, not written: SQLite's pagerPagecount),
  * and the base answers with an fstat: a system call per point select,
- * about 8% of the daemon's CPU in a Zipf select over 10,000 tenants
+ * about 5% of the daemon's CPU in a Zipf select over 10,000 tenants
  * (bench/README.md).  Under unix-excl no other process can open the file
  * while tenantd has it open, and inside tenantd every connection that may
  * write a tenant's file opens it through this VFS (the handle; backups
