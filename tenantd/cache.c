@@ -22,7 +22,11 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
+
+#include <dirent.h>
 #include <malloc.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,12 +56,16 @@ static int	trims_running;
  */
 #define CACHE_TRIM_PER_TICK	16
 #define CACHE_MALLOC_TRIM_US	10000000
+#define CACHE_REGROW_US		30000000	/* see cache_regrow */
+#define CACHE_FD_SLACK		64
 
 struct cache_stats	 cache_stats;
 _Atomic long		 cache_open_handles;
 
 static struct lru	 table;		/* tenant id -> struct handle */
 static size_t		 cap;		/* cfg.max_open, lowered on EMFILE */
+static uint64_t		 cap_lowered_at;	/* last cache_shrink (or regrow try) */
+static uint64_t		 cap_regrow_us = CACHE_REGROW_US;
 static struct lru	 busyids;	/* ids being created or deleted */
 static struct job_list	 waitq = TAILQ_HEAD_INITIALIZER(waitq);
 /* Client jobs queued on a handle, oldest first (for --queue-wait-ms). */
@@ -65,14 +73,21 @@ static TAILQ_HEAD(, job) queued = TAILQ_HEAD_INITIALIZER(queued);
 static struct catalog	*cat;
 
 static void	cache_wake_waiters(void);
+static void	cache_regrow(uint64_t);
 
 void
 cache_init(struct catalog *c)
 {
+	const char	*env;
+
 	cat = c;
 	lru_init(&table, (size_t)cfg.max_open);
 	cap = (size_t)cfg.max_open;
 	lru_init(&busyids, 16);
+	/* Tests of the cap's regrowth: a shorter wait. */
+	if ((env = getenv("TENANTD_TEST_CACHE_REGROW_MS")) != NULL &&
+	    strtoull(env, NULL, 10) > 0)
+		cap_regrow_us = strtoull(env, NULL, 10) * 1000;
 }
 
 /* The file of tenant tid: DATA/tenants/SHARD/TID.db */
@@ -642,22 +657,49 @@ cache_tick(void)
 		cache_fail_job(j, 503, "UNAVAILABLE", "every tenant handle is "
 		    "busy (raise --max-open); try again");
 	}
+	cache_regrow(now);
 	cache_trim_idle(now);
 }
 
 /*
- * The process ran out of file descriptors opening a tenant: lower the cap
- * to three quarters of what is open now and close idle handles down to
- * it, so the cache shrinks instead of failing over and over.
+ * How far the cap moves at a time when descriptors run out, and back:
+ * 1/128 of the handles (at least 4; 77 of 9,936, i.e. 154 descriptors),
+ * so that a burst of connections costs a cache of that size a few dozen
+ * handles per step, not a quarter of them.
+ */
+static size_t
+cap_step(size_t n)
+{
+	return (n / 128 > 4 ? n / 128 : 4);
+}
+
+/*
+ * The process ran out of file descriptors opening a tenant (connections
+ * and handles share the fd limit): lower the cap a step below the handles
+ * open now and close idle handles down to it, so that the cache yields
+ * descriptors instead of failing opens over and over.
+ *
+ * Handles evicted here close on workers, and until they have, their
+ * descriptors still count in cache_open_handles: while more are open than
+ * the cap, a shrink is on its way and further EMFILEs (every open that was
+ * in flight fails at once) do not lower it again.  Lowering from the table
+ * instead, which the evicted handles leave at once, took a cap of 9,936
+ * down to 15 in one burst of 128 connections.
  */
 void
 cache_shrink(void)
 {
 	struct lru_entry	*v;
 	struct handle		*h;
-	size_t			 want = table.count * 3 / 4;
 	struct job		*j;
+	long			 n = atomic_load(&cache_open_handles);
+	size_t			 open, want;
 
+	cap_lowered_at = time_mono_us();
+	open = n > 0 ? (size_t)n : 0;
+	if (open > cap)
+		return;
+	want = open > cap_step(open) ? open - cap_step(open) : 0;
 	if (want < 4)
 		want = 4;
 	if (want >= cap)
@@ -676,6 +718,56 @@ cache_shrink(void)
 		j->arg = h;
 		worker_push(j);
 	}
+}
+
+/* Descriptors open in this process, or -1. */
+static long
+fds_open(void)
+{
+	DIR		*d;
+	struct dirent	*de;
+	long		 n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return (-1);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return (n - 1);		/* the directory's own */
+}
+
+/*
+ * A cap lowered by cache_shrink grows back a step at a time toward
+ * --max-open, at most every cap_regrow_us, as far as the descriptors free
+ * now allow: if the cache filled up to the new cap, CACHE_FD_SLACK would
+ * still be left for new connections.  Counting /proc/self/fd costs about
+ * a millisecond at 20,000 descriptors, and only a lowered cap pays it.
+ */
+static void
+cache_regrow(uint64_t now)
+{
+	struct rlimit	rl;
+	long		n, h = atomic_load(&cache_open_handles);
+	size_t		per = cfg.shared_files ? 3 : 2, open, want;
+
+	if (cap >= (size_t)cfg.max_open || now - cap_lowered_at < cap_regrow_us)
+		return;
+	cap_lowered_at = now;
+	if ((n = fds_open()) < 0 || getrlimit(RLIMIT_NOFILE, &rl) == -1 ||
+	    rl.rlim_cur == RLIM_INFINITY)
+		return;
+	open = h > 0 ? (size_t)h : 0;
+	want = cap + cap_step(cap);
+	if (want > (size_t)cfg.max_open)
+		want = (size_t)cfg.max_open;
+	if (open > want || (long long)rl.rlim_cur - n <
+	    (long long)((want - open) * per + CACHE_FD_SLACK))
+		return;
+	log_info("descriptors free again: handle cache cap %zu -> %zu", cap,
+	    want);
+	cap = want;
+	cache_wake_waiters();
 }
 
 size_t

@@ -321,6 +321,13 @@ exec_make_path(const char *tid, char *out, size_t size)
 	snprintf(out, size, "%s/tmp/make-%s.db", cfg.data_dir, tid);
 }
 
+/* Whether a system error means the process ran out of descriptors. */
+static int
+fd_exhausted(int e)
+{
+	return (e == EMFILE || e == ENFILE);
+}
+
 /*
  * Make the file of a tenant whose catalog record says it has none yet:
  *   1. build it in DATA/tmp at exactly rec->version (schema steps
@@ -343,6 +350,7 @@ exec_materialize(struct handle *h, const struct tenant_rec *rec, char *err,
     size_t errlen)
 {
 	const struct migrate_set	*set = NULL;
+	int				 sys = 0;
 	char				 tmp[1100];
 
 	if (rec->schema[0] != '\0') {
@@ -370,13 +378,16 @@ exec_materialize(struct handle *h, const struct tenant_rec *rec, char *err,
 	if (mkdir_parent(h->path, 0750) == -1) {
 		snprintf(err, errlen, "cannot create the tenant's folder: %s",
 		    strerror(errno));
-		return (-1);
+		return (fd_exhausted(errno) ? -2 : -1);
 	}
 	exec_make_path(h->le.key, tmp, sizeof tmp);
 	unlink_db(tmp);		/* left by an interrupted attempt */
-	if (exec_create_db(tmp, set, rec->version, 0, err, errlen) != 0)
+	if (exec_create_db(tmp, set, rec->version, 0, err, errlen) != 0) {
+		sys = errno;
 		goto fail;
+	}
 	if (fsync_path(tmp, 0) == -1) {
+		sys = errno;
 		snprintf(err, errlen, "fsync of the new database failed: %s",
 		    strerror(errno));
 		goto fail;
@@ -392,7 +403,7 @@ exec_materialize(struct handle *h, const struct tenant_rec *rec, char *err,
 	if (fsync_parent(h->path) == -1) {
 		snprintf(err, errlen, "fsync of the tenant's folder failed: %s",
 		    strerror(errno));
-		return (-1);
+		return (fd_exhausted(errno) ? -2 : -1);
 	}
 	if (h->set != NULL)
 		schema_applied(h->set, rec->version);
@@ -400,7 +411,7 @@ exec_materialize(struct handle *h, const struct tenant_rec *rec, char *err,
 
 fail:
 	unlink_db(tmp);
-	return (-1);
+	return (fd_exhausted(sys) ? -2 : -1);
 }
 
 /*
@@ -430,8 +441,8 @@ exec_open(struct handle *h, char *err, size_t errlen)
 			    "database: %s", strerror(errno));
 			return (-1);
 		}
-		if (exec_materialize(h, &rec, err, errlen) != 0)
-			return (-1);
+		if ((rc = exec_materialize(h, &rec, err, errlen)) != 0)
+			return (rc);
 	}
 	/*
 	 * unix-excl: the first lock takes an exclusive POSIX lock on the file
@@ -532,8 +543,7 @@ exec_open(struct handle *h, char *err, size_t errlen)
 	return (0);
 
 fail:
-	if (h->db != NULL && (sqlite3_system_errno(h->db) == EMFILE ||
-	    sqlite3_system_errno(h->db) == ENFILE)) {
+	if (h->db != NULL && fd_exhausted(sqlite3_system_errno(h->db))) {
 		snprintf(err, errlen, "out of file descriptors");
 		ret = -2;
 	}
@@ -1272,7 +1282,8 @@ exec_rollback(struct handle *h)
  * journal mode (an export).  Trusted path: no authorizer.  The file is
  * private until the caller publishes it, so it is built without journal
  * file or fsyncs (journal in memory: a failing step still rolls back);
- * the caller fsyncs it once.  Returns 0, or -1 with err; the caller
+ * the caller fsyncs it once.  Returns 0, or -1 with err (and errno
+ * EMFILE or ENFILE if it ran out of descriptors, else 0); the caller
  * removes the file on failure.  Any thread.
  */
 int
@@ -1282,7 +1293,7 @@ exec_create_db(const char *path, const struct migrate_set *set, int upto,
 	struct migrate_error	 merr;
 	sqlite3			*db = NULL;
 	char			*msg = NULL;
-	int			 rc, reached = 0;
+	int			 rc, reached = 0, sys = 0;
 
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXCLUSIVE,
@@ -1326,7 +1337,11 @@ sqlfail:
 	    msg ? msg : sqlite3_errmsg(db));
 	sqlite3_free(msg);
 fail:
-	if (db != NULL)
+	if (db != NULL) {
+		sys = sqlite3_system_errno(db);
 		sqlite3_close(db);
+	}
+	/* The caller tells running out of descriptors from other faults. */
+	errno = sys == EMFILE || sys == ENFILE ? sys : 0;
 	return (-1);
 }
