@@ -45,12 +45,19 @@
  * waits for it to be durable: replay cuts that WAL to nothing there, so
  * the old tenant's writes never land in a new file of the same name.
  *
+ * The logs outlive the process (emptied, see clog_empty_fd) and are
+ * written ahead with zeros while idle (clog_fill_one): a round's sync then
+ * writes blocks over blocks the file has, not an append and the inode
+ * with it.  Every pass over a log has its own random generation, so a
+ * replay never runs on into blocks of an earlier pass.
+ *
  * If writing or syncing the log (or a syncfs) fails, written data may be
  * lost and it is not known whose: tenantd stops (fatal) without sending
  * any answer it holds, as PostgreSQL does on a failed WAL flush.
  */
 #include "config.h"
 
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 
@@ -58,6 +65,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,19 +74,29 @@
 #include "tenantd.h"
 
 #define CLOG_MAGIC		0x4c435444u	/* "DTCL" little-endian */
-#define CLOG_VERSION		1
+#define CLOG_VERSION		2
 #define CLOG_SWITCH_BYTES	(256ull << 20)
 static uint64_t			 switch_bytes = CLOG_SWITCH_BYTES;
 #define CLOG_BLOCK_MAX		(1ull << 30)
+/* Zeros written ahead, past the switch size: a round's block may end
+ * beyond it. */
+#define CLOG_FILL_EXTRA		(4ull << 20)
+#define CLOG_FILL_CHUNK		(1u << 20)
 
-/* Block header; the payload (records) follows. */
+/*
+ * Block header; the payload (records) follows.  Version 1 (before the
+ * logs were kept across restarts) ends before gen, and its hash does not
+ * cover one; it is still replayed.
+ */
 struct clog_block {
 	uint32_t	magic;
 	uint32_t	version;
 	uint64_t	seq;		/* round number */
 	uint64_t	len;		/* payload bytes */
-	uint64_t	hash;		/* of seq, len and the payload */
+	uint64_t	hash;		/* of gen, seq, len and the payload */
+	uint64_t	gen;		/* the log's pass, see clog_gen */
 };
+#define CLOG_V1_HEADER		offsetof(struct clog_block, gen)
 
 /* Record header; the path, then the data, follow. */
 struct clog_rec {
@@ -104,7 +122,9 @@ struct pathset {
 
 struct clog {
 	int		 fd;
-	uint64_t	 size;
+	uint64_t	 size;		/* written from 0 in this pass */
+	uint64_t	 filled;	/* bytes of the file known written */
+	uint64_t	 gen;		/* this pass's, in every block */
 	int		 full;		/* waiting for the reset thread */
 	struct pathset	 paths;		/* WALs it has writes of (about) */
 };
@@ -151,11 +171,15 @@ clog_hash(uint64_t h, const void *data, size_t len)
 	return (h ^ (h >> 32));
 }
 
+/* A block's hash; gen is NULL for a version 1 block. */
 static uint64_t
-block_hash(uint64_t seq, uint64_t len, const void *payload)
+block_hash(const uint64_t *gen, uint64_t seq, uint64_t len,
+    const void *payload)
 {
 	uint64_t	h = 0x84222325cbf29ce4ull;
 
+	if (gen != NULL)
+		h = clog_hash(h, gen, sizeof *gen);
 	h = clog_hash(h, &seq, sizeof seq);
 	h = clog_hash(h, &len, sizeof len);
 	return (clog_hash(h, payload, len));
@@ -408,22 +432,48 @@ reset_pace(struct pathset *ps)
 }
 
 /*
- * Mark log i empty: its first block header zeroed, on disk.  The file
- * keeps its blocks and the next blocks overwrite the old ones from the
- * start: cutting it to nothing made ext4 free (and, mounted with
- * discard, discard) 256 MiB at once, and the other log's rounds waited
- * 100-300 ms behind that.  Replay stops at the first block that is not
- * newer than the one before, so old blocks after the new ones are never
- * read.
+ * A new pass's generation: random, so that a block left from any earlier
+ * pass (of this process or of one before it, whose round numbers started
+ * again from 1) never matches.
  */
-static void
-clog_empty(int i)
+static uint64_t
+clog_gen(void)
+{
+	uint64_t	g;
+
+	if (getrandom(&g, sizeof g, 0) != (ssize_t)sizeof g)
+		g = time_mono_us() ^ ((uint64_t)getpid() << 32) ^
+		    (uint64_t)(uintptr_t)&g;
+	return (g);
+}
+
+/*
+ * Mark the log on fd empty: its first block header zeroed, on disk.  The
+ * file keeps its blocks and the next pass overwrites them from the start:
+ * cutting it to nothing made ext4 free (and, mounted with discard,
+ * discard) 256 MiB at once, and the other log's rounds waited 100-300 ms
+ * behind that; and a sync of blocks written over blocks already there
+ * does not write the file's inode as a sync of an append does (an 8-commit
+ * round: about 100 us against 180 on the bench machine).  Replay stops at
+ * the first block of another pass (its gen) or not newer than the one
+ * before, so old blocks after the new ones are never read.
+ */
+static int
+clog_empty_fd(int fd)
 {
 	struct clog_block	zero;
 
 	memset(&zero, 0, sizeof zero);
-	if (pwrite(logs[i].fd, &zero, sizeof zero, 0) != (ssize_t)sizeof zero ||
-	    fdatasync(logs[i].fd) == -1)
+	if (pwrite(fd, &zero, sizeof zero, 0) != (ssize_t)sizeof zero ||
+	    fdatasync(fd) == -1)
+		return (-1);
+	return (0);
+}
+
+static void
+clog_empty(int i)
+{
+	if (clog_empty_fd(logs[i].fd) == -1)
 		fatal("commit log: emptying commit-log-%d", i);
 }
 
@@ -452,12 +502,60 @@ reset_main(void *arg)
 		atomic_fetch_add(&durable_stats.resets, 1);
 		pthread_mutex_lock(&mtx);
 		logs[i].size = 0;
+		logs[i].gen = clog_gen();
 		logs[i].full = 0;
 		pathset_clear(&logs[i].paths);
 		pthread_cond_broadcast(&reset_cv);
 	}
 	pthread_mutex_unlock(&mtx);
 	return (NULL);
+}
+
+/*
+ * While no commit waits: write the next chunk of zeros past the end of a
+ * log that is shorter than it will grow, so that rounds overwrite blocks
+ * the file already has (see clog_empty_fd) from the first pass on, as
+ * PostgreSQL zero-fills WAL segments before using them.  One chunk per
+ * call, so a commit waits at most for one.  Each chunk is written back
+ * here (sync_file_range), not left for a round's fdatasync; the last one
+ * syncs the file's new size.  A failure (a full disk) only stops the
+ * filling: the rounds then append as they would anyway.  1 if a chunk
+ * was written.  The sync thread, with mtx held (released around the
+ * write); the current log's end only moves on this thread, and a full
+ * log's only back to 0, so zeros never land on a block.
+ */
+static int
+clog_fill_one(void)
+{
+	static const char	 zeros[CLOG_FILL_CHUNK];
+	static int		 failed;
+	struct clog		*l = NULL;
+	uint64_t		 off, want = switch_bytes + CLOG_FILL_EXTRA;
+	int			 i, fd;
+
+	for (i = 0; i < 2 && l == NULL; i++) {
+		if (logs[(cur_log + i) % 2].filled < want)
+			l = &logs[(cur_log + i) % 2];
+	}
+	if (l == NULL || failed)
+		return (0);
+	off = l->filled > l->size ? l->filled : l->size;
+	fd = l->fd;
+	pthread_mutex_unlock(&mtx);
+	if (pwrite(fd, zeros, sizeof zeros, (off_t)off) !=
+	    (ssize_t)sizeof zeros ||
+	    sync_file_range(fd, (off_t)off, sizeof zeros,
+	    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+	    SYNC_FILE_RANGE_WAIT_AFTER) == -1 ||
+	    (off + sizeof zeros >= want && fdatasync(fd) == -1)) {
+		log_warn("commit log: writing it ahead (rounds append "
+		    "instead)");
+		failed = 1;
+	}
+	pthread_mutex_lock(&mtx);
+	if (!failed && l->filled < off + sizeof zeros)
+		l->filled = off + sizeof zeros;
+	return (!failed);
 }
 
 static void *
@@ -476,6 +574,8 @@ durable_main(void *arg)
 		if (atomic_load(&wanted) <= atomic_load(&done)) {
 			if (stopping)
 				break;
+			if (clog_fill_one())
+				continue;
 			idle = 1;
 			pthread_cond_wait(&work_cv, &mtx);
 			idle = 0;
@@ -500,7 +600,8 @@ durable_main(void *arg)
 		bh.version = CLOG_VERSION;
 		bh.seq = r;
 		bh.len = out.len;
-		bh.hash = block_hash(r, out.len, out.p);
+		bh.gen = l->gen;
+		bh.hash = block_hash(&bh.gen, r, out.len, out.p);
 		iov[0].iov_base = &bh;
 		iov[0].iov_len = sizeof bh;
 		iov[1].iov_base = out.p;
@@ -509,6 +610,8 @@ durable_main(void *arg)
 		if (fdatasync(l->fd) == -1)
 			fatal("commit log: fdatasync");
 		l->size += sizeof bh + out.len;
+		if (l->filled < l->size)
+			l->filled = l->size;
 		atomic_store(&done, r);
 		atomic_fetch_add(&durable_stats.rounds, 1);
 		atomic_fetch_add(&durable_stats.bytes, sizeof bh + out.len);
@@ -655,7 +758,8 @@ first_seq(int fd)
 {
 	struct clog_block	bh;
 
-	if (read_at(fd, &bh, sizeof bh, 0) == -1 || bh.magic != CLOG_MAGIC)
+	if (read_at(fd, &bh, CLOG_V1_HEADER, 0) == -1 ||
+	    bh.magic != CLOG_MAGIC)
 		return (0);
 	return (bh.seq);
 }
@@ -665,18 +769,33 @@ static uint64_t
 replay_log(struct replay *rp, int fd, int idx, uint64_t after)
 {
 	struct clog_block	 bh;
-	uint64_t		 off = 0, last = after;
+	uint64_t		 off = 0, last = after, gen = 0;
+	uint32_t		 version = 0;
+	size_t			 hlen;
 	char			*p;
 
 	for (;;) {
-		if (read_at(fd, &bh, sizeof bh, off) == -1)
+		if (read_at(fd, &bh, CLOG_V1_HEADER, off) == -1)
 			break;
-		if (bh.magic != CLOG_MAGIC || bh.version != CLOG_VERSION ||
-		    bh.len > CLOG_BLOCK_MAX || bh.seq <= last)
+		if (bh.magic != CLOG_MAGIC || bh.len > CLOG_BLOCK_MAX ||
+		    bh.seq <= last ||
+		    (bh.version != 1 && bh.version != CLOG_VERSION) ||
+		    (version != 0 && bh.version != version))
+			break;
+		hlen = bh.version == 1 ? CLOG_V1_HEADER : sizeof bh;
+		if (hlen > CLOG_V1_HEADER && read_at(fd, &bh.gen,
+		    sizeof bh.gen, off + CLOG_V1_HEADER) == -1)
+			break;
+		/* The first block names the pass; one of another is old. */
+		if (version == 0) {
+			version = bh.version;
+			gen = bh.gen;
+		} else if (version != 1 && bh.gen != gen)
 			break;
 		p = xmalloc(bh.len ? bh.len : 1);
-		if (read_at(fd, p, bh.len, off + sizeof bh) == -1 ||
-		    block_hash(bh.seq, bh.len, p) != bh.hash) {
+		if (read_at(fd, p, bh.len, off + hlen) == -1 ||
+		    block_hash(version == 1 ? NULL : &bh.gen, bh.seq, bh.len,
+		    p) != bh.hash) {
 			free(p);
 			break;	/* torn: the round never finished */
 		}
@@ -689,7 +808,7 @@ replay_log(struct replay *rp, int fd, int idx, uint64_t after)
 		}
 		free(p);
 		last = bh.seq;
-		off += sizeof bh + bh.len;
+		off += hlen + bh.len;
 	}
 	return (last);
 }
@@ -735,11 +854,18 @@ durable_recover(char *err, size_t errlen)
 		log_info("commit log: replayed %zu WAL writes up to round %llu "
 		    "(%zu for files no longer there)", rp.writes,
 		    (unsigned long long)last, rp.skipped);
+	/* Emptied, kept for group commit to write over; gone otherwise. */
 	for (i = 0; i < 2; i++) {
 		if (fd[i] == -1)
 			continue;
-		if (ftruncate(fd[i], 0) == -1 || fsync(fd[i]) == -1)
-			fatal("commit log: emptying commit-log-%d", i);
+		if (cfg.synchronous_full && cfg.group_commit) {
+			if (clog_empty_fd(fd[i]) == -1)
+				fatal("commit log: emptying commit-log-%d", i);
+		} else {
+			log_path(i, path, sizeof path);
+			if (unlink(path) == -1)
+				fatal("commit log: removing %s", path);
+		}
 		close(fd[i]);
 	}
 	return (0);
@@ -753,6 +879,7 @@ durable_recover(char *err, size_t errlen)
 void
 durable_init(void (*fn)(void))
 {
+	struct stat	 sb;
 	char		 path[1100];
 	const char	*env;
 	int		 i;
@@ -762,13 +889,16 @@ durable_init(void (*fn)(void))
 	if ((dirfd = open(cfg.data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1)
 		fatal("group commit: open %s", cfg.data_dir);
+	/* Kept from before (durable_recover emptied them), or new. */
 	for (i = 0; i < 2; i++) {
 		log_path(i, path, sizeof path);
-		logs[i].fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC |
+		logs[i].fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC |
 		    O_NOFOLLOW, 0600);
-		if (logs[i].fd == -1)
+		if (logs[i].fd == -1 || fstat(logs[i].fd, &sb) == -1)
 			fatal("group commit: %s", path);
 		logs[i].size = 0;
+		logs[i].filled = (uint64_t)sb.st_size;
+		logs[i].gen = clog_gen();
 	}
 	if (fsync(dirfd) == -1)
 		fatal("group commit: fsync %s", cfg.data_dir);
@@ -819,12 +949,12 @@ durable_stop(void)
 /*
  * After every tenant file was closed cleanly (checkpointed and synced):
  * put the rest of the file system on disk and empty the logs, so the next
- * start has nothing to replay.
+ * start has nothing to replay.  The files stay, written ahead, for the
+ * next start to write over.
  */
 void
 durable_close(void)
 {
-	char	path[1100];
 	int	i;
 
 	if (!active)
@@ -832,13 +962,10 @@ durable_close(void)
 	if (syncfs(dirfd) == -1)
 		fatal("commit log: syncfs of the data dir");
 	for (i = 0; i < 2; i++) {
+		if (clog_empty_fd(logs[i].fd) == -1)
+			fatal("commit log: emptying commit-log-%d", i);
 		close(logs[i].fd);
-		log_path(i, path, sizeof path);
-		if (unlink(path) == -1 && errno != ENOENT)
-			log_warn("unlink %s", path);
 	}
-	if (fsync(dirfd) == -1)
-		log_warn("fsync %s", cfg.data_dir);
 	close(dirfd);
 	dirfd = -1;
 	free(cur.p);

@@ -297,7 +297,7 @@ main(int argc, char **argv)
 	http_close_all();
 	stream_shutdown();
 	cache_shutdown();
-	durable_close();	/* tenant files closed cleanly: logs go */
+	durable_close();	/* tenant files closed cleanly: logs emptied */
 	schema_shutdown();
 	if (catalog_sync(server_catalog) != CATALOG_OK)
 		log_warnx("%s", catalog_strerror(server_catalog));
