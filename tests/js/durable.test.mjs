@@ -24,6 +24,15 @@ await run(async (t, keep) => {
   keep(d);
   const p = d.sql;
   const scalar = async (id, sql) => (await p(id, sql)).rows[0][0].value;
+  // A start whose tenant WAL writes reach only the commit log.
+  const startLosingWalWrites = async () => {
+    process.env.TENANTD_TEST_LOSE_WAL_WRITES = '1';
+    try {
+      await d.start();
+    } finally {
+      delete process.env.TENANTD_TEST_LOSE_WAL_WRITES;
+    }
+  };
   const create = async (id) => {
     const r = await d.admin('POST', '/v1/tenants', { id, schema: null });
     if (r.status !== 201) throw new Error(`create ${id}: ${r.status} ${r.text}`);
@@ -81,12 +90,7 @@ await run(async (t, keep) => {
   for (let i = 0; i < 3; i++) await p('ds', `UPDATE t SET y = 'aaa' WHERE x = ${i}`);
   for (let i = 0; i < 20; i++) await p('ds', `UPDATE t SET y = 'zzz' WHERE x = ${10 + i}`);
   await d.stop();
-  process.env.TENANTD_TEST_LOSE_WAL_WRITES = '1';
-  try {
-    await d.start();
-  } finally {
-    delete process.env.TENANTD_TEST_LOSE_WAL_WRITES;
-  }
+  await startLosingWalWrites();
   for (let i = 0; i < 3; i++) await p('ds', `UPDATE t SET y = 'bbb' WHERE x = ${i}`);
   await d.kill9();
   await d.start();
@@ -99,12 +103,7 @@ await run(async (t, keep) => {
   // Replay: WAL writes reach only the log; after kill -9 the rows can only
   // come back from it.
   await d.stop();
-  process.env.TENANTD_TEST_LOSE_WAL_WRITES = '1';
-  try {
-    await d.start();
-  } finally {
-    delete process.env.TENANTD_TEST_LOSE_WAL_WRITES;
-  }
+  await startLosingWalWrites();
   await create('db');
   await p('db', 'CREATE TABLE t (x INTEGER, y TEXT)');
   for (let i = 0; i < 30; i++) await p('db', `INSERT INTO t VALUES (${i}, 'row ${i}')`);
