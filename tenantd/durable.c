@@ -854,19 +854,22 @@ durable_recover(char *err, size_t errlen)
 		log_info("commit log: replayed %zu WAL writes up to round %llu "
 		    "(%zu for files no longer there)", rp.writes,
 		    (unsigned long long)last, rp.skipped);
-	/* Emptied, kept for group commit to write over; gone otherwise. */
+	/*
+	 * Emptied on disk first, whatever follows: a removal lost in a power
+	 * cut must not bring back a log that replays again over WALs written
+	 * since.  Then kept for group commit to write over, or removed.
+	 */
 	for (i = 0; i < 2; i++) {
 		if (fd[i] == -1)
 			continue;
-		if (cfg.synchronous_full && cfg.group_commit) {
-			if (clog_empty_fd(fd[i]) == -1)
-				fatal("commit log: emptying commit-log-%d", i);
-		} else {
-			log_path(i, path, sizeof path);
-			if (unlink(path) == -1)
-				fatal("commit log: removing %s", path);
-		}
+		if (clog_empty_fd(fd[i]) == -1)
+			fatal("commit log: emptying commit-log-%d", i);
 		close(fd[i]);
+		if (cfg.synchronous_full && cfg.group_commit)
+			continue;
+		log_path(i, path, sizeof path);
+		if (unlink(path) == -1 || fsync_parent(path) == -1)
+			fatal("commit log: removing %s", path);
 	}
 	return (0);
 }
