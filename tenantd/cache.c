@@ -365,6 +365,7 @@ trim_run(struct job *j)
 	 * empty -wal file. */
 	sqlite3_wal_checkpoint_v2(h->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
 	    NULL);
+	h->wal_restart = 1;
 	sqlite3_db_release_memory(h->db);
 }
 

@@ -128,6 +128,10 @@ exec_pragma_allowed(const char *name, const char *arg)
 
 	if (name == NULL)
 		return (0);
+	/* Checkpoints are tenantd's: it must know when the WAL starts over
+	 * (struct handle's wal_restart). */
+	if (strcasecmp(name, "wal_checkpoint") == 0)
+		return (0);
 	for (i = 0; hidden[i] != NULL; i++)
 		if (strcasecmp(name, hidden[i]) == 0)
 			return (0);
@@ -247,6 +251,14 @@ exec_progress(void *arg)
  * loop (the fast path) only marks the handle, and the loop hands the
  * checkpoint to a worker when it gives the handle back (cache_unclaim),
  * so that no loop waits on an fsync.
+ *
+ * The first commit after a checkpoint, and the first into an empty WAL,
+ * starts the WAL over and fsyncs its new header (at synchronous=NORMAL
+ * too: SQLite's guard against writes reaching the disk out of order).
+ * Every checkpoint of a handle's connection happens here, in trim_run or
+ * at close (tenant SQL may not run one), so h->wal_restart says when the
+ * next commit is such a one, and the fast path leaves that commit to a
+ * worker.
  */
 #define EXEC_CKPT_PAGES		1000
 
@@ -255,17 +267,22 @@ exec_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	struct handle	*h = arg;
 
+	/* A frame header the VFS held back (vfs.c): written by now. */
+	vfs_wal_flush(db);
 	/* Group commit: answers that depend on this commit wait for the
 	 * sync round that covers it (durable.c). */
 	if (durable_active())
 		h->sync_ticket = durable_ticket();
+	h->wal_restart = 0;
 	if (frames < EXEC_CKPT_PAGES)
 		return (SQLITE_OK);
 	if (h->inline_run)
 		h->ckpt_due = 1;
-	else
+	else {
 		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
 		    NULL, NULL);
+		h->wal_restart = 1;
+	}
 	return (SQLITE_OK);
 }
 
@@ -273,9 +290,11 @@ exec_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 void
 exec_checkpoint(struct handle *h)
 {
-	if (h->db != NULL && h->ckpt_due)
+	if (h->db != NULL && h->ckpt_due) {
 		sqlite3_wal_checkpoint_v2(h->db, NULL,
 		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		h->wal_restart = 1;
+	}
 	h->ckpt_due = 0;
 }
 
@@ -540,6 +559,7 @@ exec_open(struct handle *h, char *err, size_t errlen)
 	exec_limits(h->db);
 	sqlite3_progress_handler(h->db, 1000, exec_progress, h);
 	sqlite3_wal_hook(h->db, exec_wal_hook, h);
+	h->wal_restart = 1;	/* the WAL may be empty */
 	return (0);
 
 fail:

@@ -206,8 +206,9 @@ pipeline_fast(struct pjob *pj)
 
 	h->inline_run = 1;
 	/* With group commit a commit does not fsync either: its answer
-	 * waits for the sync round instead, off the loop. */
-	h->inline_write_ok = nexec == 1 &&
+	 * waits for the sync round instead, off the loop.  One that starts
+	 * the WAL over does (exec.c, wal_restart). */
+	h->inline_write_ok = nexec == 1 && !h->wal_restart &&
 	    (!cfg.synchronous_full || durable_active());
 	h->inline_abort = 0;
 	h->inline_ticks = 0;

@@ -421,6 +421,8 @@ void		 state_unlock(void);
  * given (tenant files). */
 #define TENANT_VFS	"tenantd"
 int		 vfs_init(void);
+void		 vfs_wal_flush(sqlite3 *);
+extern _Atomic uint64_t	 vfs_wal_writes;
 
 /* cache.c: the LRU handle cache and per-tenant job queues.  [loop] */
 struct stmt_slot {
@@ -449,6 +451,8 @@ struct handle {
 	int			 inline_abort;	/* [worker] stopped: to a worker */
 	int			 inline_ticks;	/* [worker] progress calls */
 	int			 ckpt_due;	/* [worker] WAL checkpoint owed */
+	int			 wal_restart;	/* [worker] next commit starts
+						 * the WAL over (an fsync) */
 	uint64_t		 deadline_us;	/* [worker] statement deadline */
 	struct job_list		 jobs;		/* [loop] queued */
 	struct job		*running;	/* [loop] */

@@ -19,9 +19,21 @@
  * Two kinds of file are wrapped; every method not named here is the base
  * file's.
  *
- * With group commit (durable.c) a tenant's WAL file is wrapped: every
- * write and truncation goes to the file as usual and is also copied into
- * the commit log, which is what makes a commit durable.
+ * A tenant's WAL file writes each frame with one system call.  SQLite
+ * writes a frame as two writes, its 24-byte header and then the page right
+ * behind it (walWriteOneFrame): two pwrite calls per page of every commit,
+ * each a trip through ext4's write path.  The wrapper holds a frame header
+ * back and writes it together with the page that follows it, copied side
+ * by side on the stack, in one base write.  Anything else that reaches the
+ * file while a header is held (a read, a sync, a truncation, another
+ * write, a size asked, a file control, the close) writes the header first,
+ * so the file never looks different to anyone from what SQLite wrote; and
+ * a header is only held between the two writes of one frame, so a commit
+ * is complete in the file before SQLite records it in the WAL index.
+ * Pages over 8 KiB are written as SQLite writes them.
+ *
+ * With group commit (durable.c) every write and truncation of a WAL also
+ * goes into the commit log, which is what makes a commit durable.
  *
  * A tenant's database file remembers its size.  Each read transaction
  * begins by asking for it whenever the WAL holds no frames (the usual
@@ -55,6 +67,10 @@ static sqlite3_vfs	*base_vfs;
 
 struct db_size;
 
+#define WAL_HDR		32	/* the WAL file's header */
+#define WAL_FRAME_HDR	24	/* a frame's header, before its page */
+#define WAL_JOIN_MAX	8192	/* larger pages are written as they come */
+
 /* A wrapped file: the base file follows it in the same allocation. */
 struct wrap_file {
 	sqlite3_file	 base;		/* &wal_methods or &db_methods */
@@ -62,7 +78,14 @@ struct wrap_file {
 	char		*path;		/* a WAL's, for the commit log */
 	size_t		 pathlen;
 	struct db_size	*dbsize;	/* a database file's size */
+	int		 held;		/* a WAL frame header held back */
+	sqlite3_int64	 held_off;
+	sqlite3_int64	 read_off;	/* a WAL's last read, until a write */
+	unsigned char	 held_hdr[WAL_FRAME_HDR];
 };
+
+/* Writes that reached a WAL file (tests count them). */
+_Atomic uint64_t	 vfs_wal_writes;
 /* The wrappers' methods, each made from the first base file of its kind
  * (unix-excl gives a database file locking methods, a WAL none). */
 static sqlite3_io_methods	 wal_methods, db_methods;
@@ -71,20 +94,52 @@ static pthread_mutex_t		 methods_mtx = PTHREAD_MUTEX_INITIALIZER;
 
 #define REAL(f)		(((struct wrap_file *)(f))->real)
 
+/* The base's write, and its copy in the commit log (group commit). */
+static int
+wal_write_real(struct wrap_file *wf, const void *p, int n, sqlite3_int64 off)
+{
+	int	 rc;
+
+	atomic_fetch_add_explicit(&vfs_wal_writes, 1, memory_order_relaxed);
+	rc = durable_lose_wal_writes ? SQLITE_OK :
+	    wf->real->pMethods->xWrite(wf->real, p, n, off);
+	if (rc == SQLITE_OK && wf->path != NULL)
+		durable_log(DREC_WRITE, wf->path, wf->pathlen, (uint64_t)off, p,
+		    (size_t)n);
+	return (rc);
+}
+
+/* Write the frame header held back, if any, before anything else. */
+static int
+wal_flush(struct wrap_file *wf)
+{
+	if (!wf->held)
+		return (SQLITE_OK);
+	wf->held = 0;
+	return (wal_write_real(wf, wf->held_hdr, WAL_FRAME_HDR, wf->held_off));
+}
+
 static int
 wal_close(sqlite3_file *f)
 {
 	struct wrap_file	*wf = (struct wrap_file *)f;
-	int			 rc = wf->real->pMethods->xClose(wf->real);
+	int			 rc, frc;
 
+	frc = wal_flush(wf);
+	rc = wf->real->pMethods->xClose(wf->real);
 	free(wf->path);
 	wf->path = NULL;
-	return (rc);
+	return (frc != SQLITE_OK ? frc : rc);
 }
 
 static int
 wal_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off)
 {
+	int	 rc;
+
+	if ((rc = wal_flush((struct wrap_file *)f)) != SQLITE_OK)
+		return (rc);
+	((struct wrap_file *)f)->read_off = off;
 	return (REAL(f)->pMethods->xRead(REAL(f), p, n, off));
 }
 
@@ -92,14 +147,47 @@ static int
 wal_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
 {
 	struct wrap_file	*wf = (struct wrap_file *)f;
+	unsigned char		 frame[WAL_FRAME_HDR + WAL_JOIN_MAX];
 	int			 rc;
 
-	rc = durable_lose_wal_writes ? SQLITE_OK :
-	    wf->real->pMethods->xWrite(wf->real, p, n, off);
-	if (rc == SQLITE_OK)
-		durable_log(DREC_WRITE, wf->path, wf->pathlen, (uint64_t)off, p,
-		    (size_t)n);
-	return (rc);
+	if (wf->held) {
+		if (off == wf->held_off + WAL_FRAME_HDR && n > 0 &&
+		    n <= WAL_JOIN_MAX) {
+			/* The page behind the header: one write. */
+			wf->held = 0;
+			memcpy(frame, wf->held_hdr, WAL_FRAME_HDR);
+			memcpy(frame + WAL_FRAME_HDR, p, (size_t)n);
+			return (wal_write_real(wf, frame, WAL_FRAME_HDR + n,
+			    wf->held_off));
+		}
+		if ((rc = wal_flush(wf)) != SQLITE_OK)
+			return (rc);
+	}
+	/* Not a header rewritten over a frame just read (SQLite's
+	 * walRewriteChecksums), whose page does not follow. */
+	if (n == WAL_FRAME_HDR && off >= WAL_HDR && off != wf->read_off) {
+		wf->read_off = -1;
+		memcpy(wf->held_hdr, p, WAL_FRAME_HDR);
+		wf->held_off = off;
+		wf->held = 1;
+		return (SQLITE_OK);
+	}
+	wf->read_off = -1;
+	return (wal_write_real(wf, p, n, off));
+}
+
+/*
+ * After a commit (exec.c's WAL hook): nothing of it may stay held back,
+ * whatever order a SQLite version writes its frames in.
+ */
+void
+vfs_wal_flush(sqlite3 *db)
+{
+	sqlite3_file	*f = NULL;
+
+	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
+	    &f) == SQLITE_OK && f != NULL && f->pMethods == &wal_methods)
+		(void)wal_flush((struct wrap_file *)f);
 }
 
 static int
@@ -108,9 +196,11 @@ wal_truncate(sqlite3_file *f, sqlite3_int64 size)
 	struct wrap_file	*wf = (struct wrap_file *)f;
 	int			 rc;
 
+	if ((rc = wal_flush(wf)) != SQLITE_OK)
+		return (rc);
 	rc = durable_lose_wal_writes ? SQLITE_OK :
 	    wf->real->pMethods->xTruncate(wf->real, size);
-	if (rc == SQLITE_OK)
+	if (rc == SQLITE_OK && wf->path != NULL)
 		durable_log(DREC_TRUNCATE, wf->path, wf->pathlen,
 		    (uint64_t)size, NULL, 0);
 	return (rc);
@@ -119,12 +209,20 @@ wal_truncate(sqlite3_file *f, sqlite3_int64 size)
 static int
 wal_sync(sqlite3_file *f, int flags)
 {
+	int	 rc;
+
+	if ((rc = wal_flush((struct wrap_file *)f)) != SQLITE_OK)
+		return (rc);
 	return (REAL(f)->pMethods->xSync(REAL(f), flags));
 }
 
 static int
 wal_file_size(sqlite3_file *f, sqlite3_int64 *size)
 {
+	int	 rc;
+
+	if ((rc = wal_flush((struct wrap_file *)f)) != SQLITE_OK)
+		return (rc);
 	return (REAL(f)->pMethods->xFileSize(REAL(f), size));
 }
 
@@ -149,6 +247,10 @@ wal_check_reserved(sqlite3_file *f, int *out)
 static int
 wal_file_control(sqlite3_file *f, int op, void *arg)
 {
+	int	 rc;
+
+	if ((rc = wal_flush((struct wrap_file *)f)) != SQLITE_OK)
+		return (rc);
 	return (REAL(f)->pMethods->xFileControl(REAL(f), op, arg));
 }
 
@@ -191,6 +293,10 @@ wal_shm_unmap(sqlite3_file *f, int del)
 static int
 wal_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **pp)
 {
+	int	 rc;
+
+	if ((rc = wal_flush((struct wrap_file *)f)) != SQLITE_OK)
+		return (rc);
 	return (REAL(f)->pMethods->xFetch(REAL(f), off, n, pp));
 }
 
@@ -425,8 +531,7 @@ vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
 	int			 rc, db;
 
 	db = (flags & SQLITE_OPEN_MAIN_DB) && !cfg.shared_files;
-	if (name == NULL || (!db && (!(flags & SQLITE_OPEN_WAL) ||
-	    !durable_active())))
+	if (name == NULL || (!db && !(flags & SQLITE_OPEN_WAL)))
 		return (base_vfs->xOpen(base_vfs, name, file, flags,
 		    out_flags));
 	memset(wf, 0, sizeof *wf);
@@ -449,8 +554,11 @@ vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
 		file->pMethods = &db_methods;
 		return (SQLITE_OK);
 	}
-	wf->pathlen = strlen(name);
-	wf->path = xstrdup(name);
+	wf->read_off = -1;
+	if (durable_active()) {
+		wf->pathlen = strlen(name);
+		wf->path = xstrdup(name);
+	}
 	file->pMethods = &wal_methods;
 	return (SQLITE_OK);
 }

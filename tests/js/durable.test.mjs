@@ -131,7 +131,9 @@ await run(async (t, keep) => {
   await d.start();
   const log = readFileSync(d.log, 'utf8');
   const m = [...log.matchAll(/commit log: replayed (\d+) WAL writes/g)].pop();
-  t.ok(m && Number(m[1]) > 60, `at start the log was replayed into the WAL files (${m ? m[1] : 'no'} writes)`);
+  // db alone made 31 commits, each at least one frame (header and page
+  // are one write, vfs.c).
+  t.ok(m && Number(m[1]) > 31, `at start the log was replayed into the WAL files (${m ? m[1] : 'no'} writes)`);
   t.is(Number(await scalar('db', 'SELECT count(*) FROM t')), 30,
     'after kill -9 the tenant whose WAL writes were lost has all 30 acknowledged rows');
   t.is(await scalar('db', 'SELECT y FROM t WHERE x = 29'), 'row 29', 'and their contents');

@@ -125,6 +125,121 @@ check(sqlite3 *db, long long rows, const char *step)
 	ok(integrity_ok(db), "%s: integrity_check", step);
 }
 
+/*
+ * WAL frames in one write.  A tenant's WAL file gets each frame's header
+ * and page in one write; what lands in the file must be what SQLite
+ * meant.  The checks copy the database and its WAL while the connection
+ * is still open (as a crash would leave them) and open the copy with
+ * SQLite's own VFS, which rebuilds the WAL index from the frames on disk:
+ * a frame header missing or stale there and the commits from it on are
+ * not in the copy.
+ */
+static sqlite3 *
+open_wal_db(const char *p, int page_size)
+{
+	sqlite3	*db = NULL;
+	char	 sql[128];
+
+	if (sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+	    TENANT_VFS) != SQLITE_OK) {
+		printf("# open %s: %s\n", p, db ? sqlite3_errmsg(db) : "?");
+		exit(1);
+	}
+	snprintf(sql, sizeof sql, "PRAGMA page_size=%d;PRAGMA "
+	    "journal_mode=WAL;PRAGMA synchronous=NORMAL;"
+	    "PRAGMA wal_autocheckpoint=0", page_size);
+	run(db, sql);
+	return (db);
+}
+
+/* Copy database and WAL as they are now, open the copy with plain SQLite. */
+static sqlite3 *
+crash_copy(const char *p)
+{
+	sqlite3	*db = NULL;
+	char	 cmd[1200], copy[200];
+
+	snprintf(copy, sizeof copy, "%s.copy", p);
+	snprintf(cmd, sizeof cmd, "rm -f '%s' '%s-wal' && cp '%s' '%s' && "
+	    "cp '%s-wal' '%s-wal'", copy, copy, p, copy, p, copy);
+	if (system(cmd) != 0 || sqlite3_open_v2(copy, &db,
+	    SQLITE_OPEN_READWRITE, "unix") != SQLITE_OK) {
+		printf("# copy of %s: %s\n", p, db ? sqlite3_errmsg(db) : "?");
+		exit(1);
+	}
+	return (db);
+}
+
+static void
+frames_one_write(void)
+{
+	sqlite3		*db, *copy;
+	char		 p[160], sql[128];
+	uint64_t	 w0;
+	int		 i;
+
+	/* 4 KiB pages: 40 commits of one page each, 40 writes (plus the
+	 * WAL's own header), not 80. */
+	snprintf(p, sizeof p, "%s/frames.db", dir);
+	db = open_wal_db(p, 4096);
+	run(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
+	run(db, "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+	    "FROM c WHERE i < 100) INSERT INTO t SELECT i, 'v' || i FROM c");
+	run(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	w0 = atomic_load(&vfs_wal_writes);
+	for (i = 1; i <= 40; i++) {
+		snprintf(sql, sizeof sql, "UPDATE t SET v = 'u%d' WHERE k = %d",
+		    i, i);
+		run(db, sql);
+	}
+	is_int((long long)(atomic_load(&vfs_wal_writes) - w0), 41,
+	    "40 one-page commits: 40 frame writes and the WAL header");
+	copy = crash_copy(p);
+	is_int(one(copy, "SELECT count(*) FROM t WHERE v = 'u' || k"), 40,
+	    "a copy taken while open has all 40 commits (plain SQLite)");
+	ok(integrity_ok(copy), "and passes integrity_check");
+	sqlite3_close(copy);
+
+	/* A transaction larger than its cache spills frames, then writes
+	 * some of them again in place and rewrites the checksums of the
+	 * frames after them (SQLite's walRewriteChecksums: headers alone,
+	 * the last one the commit's).  All must be in the file when the
+	 * commit returns. */
+	run(db, "PRAGMA cache_size=10");
+	run(db, "BEGIN");
+	run(db, "WITH RECURSIVE c(i) AS (SELECT 1001 UNION ALL SELECT i + 1 "
+	    "FROM c WHERE i < 3000) INSERT INTO t SELECT i, "
+	    "printf('%0200d', i) FROM c");
+	run(db, "UPDATE t SET v = 'again' WHERE k BETWEEN 1001 AND 1040 OR "
+	    "k BETWEEN 2950 AND 3000");
+	run(db, "COMMIT");
+	copy = crash_copy(p);
+	is_int(one(copy, "SELECT count(*) FROM t"), 2100,
+	    "after a spilled transaction the copy has every row");
+	is_int(one(copy, "SELECT count(*) FROM t WHERE v = 'again'"), 91,
+	    "and the rows written again");
+	ok(integrity_ok(copy), "and passes integrity_check");
+	sqlite3_close(copy);
+	sqlite3_close(db);
+
+	/* Pages over 8 KiB go as SQLite writes them (header, then page). */
+	snprintf(p, sizeof p, "%s/big.db", dir);
+	db = open_wal_db(p, 16384);
+	run(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
+	run(db, "INSERT INTO t VALUES (1, 'a'), (2, 'b')");
+	run(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	w0 = atomic_load(&vfs_wal_writes);
+	for (i = 0; i < 10; i++)
+		run(db, "UPDATE t SET v = v || 'x' WHERE k = 1");
+	is_int((long long)(atomic_load(&vfs_wal_writes) - w0), 21,
+	    "16 KiB pages: two writes per frame");
+	copy = crash_copy(p);
+	is_int(one(copy, "SELECT length(v) FROM t WHERE k = 1"), 11,
+	    "a copy of the 16 KiB-page WAL has all 10 commits");
+	sqlite3_close(copy);
+	sqlite3_close(db);
+}
+
 static long long
 disk_size(void)
 {
@@ -261,6 +376,8 @@ main(void)
 	check(db, 10, "cut by a second connection");
 	sqlite3_close(other);
 	check(db, 10, "the second connection closed");
+
+	frames_one_write();
 
 	/* Reopen: a fresh size from the file, the same rows. */
 	sqlite3_close(db);
