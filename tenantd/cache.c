@@ -145,9 +145,7 @@ handle_close_db(struct handle *h)
 void
 handle_close_clean(struct handle *h)
 {
-	if (h->db != NULL)
-		sqlite3_wal_checkpoint_v2(h->db, NULL,
-		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	exec_wal_checkpoint(h, SQLITE_CHECKPOINT_TRUNCATE);
 	handle_close_db(h);
 }
 
@@ -363,9 +361,7 @@ trim_run(struct job *j)
 		return;
 	/* Its WAL's disk space too: a tenant left open but idle keeps an
 	 * empty -wal file. */
-	sqlite3_wal_checkpoint_v2(h->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
-	    NULL);
-	h->wal_restart = 1;
+	exec_wal_checkpoint(h, SQLITE_CHECKPOINT_TRUNCATE);
 	sqlite3_db_release_memory(h->db);
 }
 

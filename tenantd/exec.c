@@ -255,12 +255,22 @@ exec_progress(void *arg)
  * The first commit after a checkpoint, and the first into an empty WAL,
  * starts the WAL over and fsyncs its new header (at synchronous=NORMAL
  * too: SQLite's guard against writes reaching the disk out of order).
- * Every checkpoint of a handle's connection happens here, in trim_run or
- * at close (tenant SQL may not run one), so h->wal_restart says when the
- * next commit is such a one, and the fast path leaves that commit to a
- * worker.
+ * Every checkpoint of a handle's connection goes through
+ * exec_wal_checkpoint (tenant SQL may not run one), so h->wal_restart says
+ * when the next commit is such a one, and the fast path leaves that
+ * commit to a worker.
  */
 #define EXEC_CKPT_PAGES		1000
+
+/* Checkpoint h's WAL (mode: SQLITE_CHECKPOINT_*).  A worker. */
+void
+exec_wal_checkpoint(struct handle *h, int mode)
+{
+	if (h->db == NULL)
+		return;
+	sqlite3_wal_checkpoint_v2(h->db, NULL, mode, NULL, NULL);
+	h->wal_restart = 1;
+}
 
 static int
 exec_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
@@ -278,11 +288,8 @@ exec_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 		return (SQLITE_OK);
 	if (h->inline_run)
 		h->ckpt_due = 1;
-	else {
-		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
-		    NULL, NULL);
-		h->wal_restart = 1;
-	}
+	else
+		exec_wal_checkpoint(h, SQLITE_CHECKPOINT_PASSIVE);
 	return (SQLITE_OK);
 }
 
@@ -290,11 +297,8 @@ exec_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 void
 exec_checkpoint(struct handle *h)
 {
-	if (h->db != NULL && h->ckpt_due) {
-		sqlite3_wal_checkpoint_v2(h->db, NULL,
-		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-		h->wal_restart = 1;
-	}
+	if (h->ckpt_due)
+		exec_wal_checkpoint(h, SQLITE_CHECKPOINT_PASSIVE);
 	h->ckpt_due = 0;
 }
 
@@ -1362,6 +1366,6 @@ fail:
 		sqlite3_close(db);
 	}
 	/* The caller tells running out of descriptors from other faults. */
-	errno = sys == EMFILE || sys == ENFILE ? sys : 0;
+	errno = fd_exhausted(sys) ? sys : 0;
 	return (-1);
 }
