@@ -45,6 +45,9 @@ await run(async (t) => {
   const tmp = mkdtempSync(join(tmpdir(), 'tenantd-fdlimit.'));
   const ready = join(tmp, 'ready');
   const log = openSync(join(tmp, 'log'), 'a');
+  // The cap's shrinks so far, as the daemon logs them.
+  const shrinkLines = () => (readFileSync(join(tmp, 'log'), 'utf8')
+    .match(/ out of file descriptors: handle cache cap \d+ -> /g) || []).length;
   // A hard and soft limit of LIMIT descriptors, a cap far above what they
   // allow, and the cap's regrowth tried every 200 ms instead of 30 s.
   const proc = spawn('sh', ['-c', `ulimit -n ${LIMIT} && exec "${TENANTD}" -D "${join(tmp, 'data')}" --listen 127.0.0.1:0 --no-auth --max-open 1000 --schemas "${TOP_SRCDIR}/schemas" --ready-file "${ready}"`],
@@ -100,8 +103,7 @@ await run(async (t) => {
     const used = readdirSync(`/proc/${proc.pid}/fd`).length;
     for (let i = 0; i < LIMIT - used - 30; i++) idle.push(net.connect(port, '127.0.0.1'));
     for (let i = 0; i < 400 && await metric(port, 'tenantd_connections') < LIMIT - used - 29; i++) await sleep(50);
-    const shrinksBefore = readFileSync(join(tmp, 'log'), 'utf8').split('\n')
-      .filter((l) => / out of file descriptors: handle cache cap \d+ -> /.test(l)).length;
+    const shrinksBefore = shrinkLines();
     const agent = new http.Agent({ keepAlive: true, maxSockets: 6 });
     const burst = [];
     for (let i = 0; i < 60; i++) burst.push(select(port, `f${80 + i}`, agent));
@@ -114,8 +116,7 @@ await run(async (t) => {
     t.ok(after >= 30 && after < grown, `the cap came down by steps, not to a handful (${grown} -> ${after})`);
     // A shrink per round of closes (the opens failing together count
     // once), not one per failed open.
-    const shrinks = readFileSync(join(tmp, 'log'), 'utf8').split('\n')
-      .filter((l) => / out of file descriptors: handle cache cap \d+ -> /.test(l)).length - shrinksBefore;
+    const shrinks = shrinkLines() - shrinksBefore;
     t.ok(shrinks >= 1 && shrinks <= 3, `the burst's failed opens lowered the cap ${shrinks} time(s)`);
     for (const s of idle) s.destroy();
 
