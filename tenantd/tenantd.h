@@ -360,7 +360,8 @@ struct job {
 	char			 tid[TID_MAX + 1];	/* [const] */
 	size_t			 tidlen;
 	struct handle		*h;		/* [const] once pushed */
-	struct handle		*victim;	/* [const] close first */
+	struct handle		*victim;	/* [const] evicted: close it */
+	int			 victim_late;	/* [const] after the answer */
 	uint64_t		 stream_id;	/* 0: none */
 	int			 force;		/* runs despite an owner */
 	int			 readonly;	/* [const] query_only */
@@ -479,6 +480,8 @@ void		 cache_init(struct catalog *);
 int		 cache_dispatch(struct job *, const char **, const char **);
 void		 cache_submit(struct handle *, struct job *);
 void		 cache_job_done(struct job *);
+void		 cache_victim_free(struct job *);
+void		 cache_victim_gone(void);
 void		 cache_batch_done(struct job *);
 void		 handle_close_clean(struct handle *);
 struct handle	*cache_claim(struct job *);

@@ -118,11 +118,31 @@ worker_spin(void)
 	atomic_store(&spinning, 0);
 }
 
+/*
+ * Close the connection of a handle evicted to make room (j->victim).  The
+ * handle is freed on the loop (cache_victim_free), posted as a job of its
+ * own; until then it counts as in flight.
+ */
+static void
+worker_close_victim(struct loop *l, struct handle *victim)
+{
+	struct job	*v;
+
+	handle_close_db(victim);
+	v = xcalloc(1, sizeof *v);
+	v->arg = victim;
+	v->done = cache_victim_free;
+	atomic_fetch_add(&inflight, 1);
+	loop_post(l, v);
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct job	*j;
-	int		 bg;
+	struct handle	*victim;
+	struct loop	*l;
+	int		 bg, late;
 
 	thread_slice(0);	/* not the loops' short one: long SQL runs here */
 	for (;;) {
@@ -153,13 +173,22 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&runq_mtx);
 		atomic_fetch_add(&running, 1);
 
-		/* An evicted handle's connection closes before the new one
-		 * opens, so open files never exceed the cap. */
-		if (j->victim != NULL)
-			handle_close_db(j->victim);
+		/* The connection of a handle evicted to make room closes
+		 * once the answer of the miss that evicted it is on its way,
+		 * or before the open when enough others are still closing
+		 * (cache_place). */
+		victim = j->victim;
+		late = j->victim_late;
+		l = j->loop;
+		if (victim != NULL && !late)
+			worker_close_victim(l, victim);
 		if (j->run != NULL)
 			j->run(j);
 		worker_run_batch(j);
+		if (victim != NULL && late) {
+			loop_post(l, j);
+			worker_close_victim(l, victim);
+		}
 		atomic_fetch_sub(&running, 1);
 		if (bg) {
 			/* The next upkeep job may go (to a sleeping worker). */
@@ -169,7 +198,8 @@ worker_main(void *arg)
 				pthread_cond_signal(&runq_cv);
 			pthread_mutex_unlock(&runq_mtx);
 		}
-		loop_post(j->loop, j);
+		if (victim == NULL || !late)
+			loop_post(l, j);
 	}
 	return (NULL);
 }
@@ -247,8 +277,12 @@ worker_push(struct job *j)
 	struct pushq	*pq;
 
 	if (workers == NULL && runq_stop) {
-		if (j->victim != NULL)
+		if (j->victim != NULL) {
 			handle_close_db(j->victim);
+			handle_free(j->victim);
+			cache_victim_gone();
+			j->victim = NULL;
+		}
 		if (j->run != NULL)
 			j->run(j);
 		worker_run_batch(j);

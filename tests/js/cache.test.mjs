@@ -32,6 +32,10 @@ await run(async (t, keep) => {
     await clients[i].execute({ sql: 'INSERT INTO kv VALUES (1, ?)', args: [ids[i]] });
   }
 
+  // A miss answers before the handle it evicted has closed (at most 4 of
+  // those close at a time, CACHE_LATE_CLOSES), so the files open may pass
+  // the cap by up to 4 for a moment, and come back to it once the closes
+  // are done.
   let wrong = 0, maxOpen = 0, maxGauge = 0;
   for (let round = 0; round < 3; round++) {
     for (let i = 0; i < N; i++) {
@@ -42,9 +46,17 @@ await run(async (t, keep) => {
     maxGauge = Math.max(maxGauge, (await d.metrics()).tenantd_open_handles);
   }
   t.is(wrong, 0, '150 round-robin reads over 50 tenants all return their own tenant\'s row');
-  t.ok(maxOpen <= 4 && maxOpen >= 1, `never more than 4 tenant files open in /proc (max seen ${maxOpen})`);
-  const m = await d.metrics();
-  t.ok(m.tenantd_open_handles <= 4 && maxGauge <= 4, `tenantd_open_handles stays <= 4 (now ${m.tenantd_open_handles})`);
+  t.ok(maxOpen <= 8 && maxOpen >= 1, `never more than 4 + 4 closing tenant files open in /proc (max seen ${maxOpen})`);
+  t.ok(maxGauge <= 8, `tenantd_open_handles never over 4 + 4 closing (max seen ${maxGauge})`);
+  let m, files;
+  for (let i = 0; i < 200; i++) {
+    m = await d.metrics();
+    files = openTenantFiles(d.pid).size;
+    if (m.tenantd_open_handles <= 4 && files <= 4) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.ok(m.tenantd_open_handles <= 4 && files <= 4,
+    `once the evicted handles have closed, 4 handles and 4 files are open (${m.tenantd_open_handles} handles, ${files} files)`);
   t.ok(m.tenantd_cache_evictions_total >= 3 * N - 4,
     `round robin over 50 with cap 4 evicts on nearly every request (${m.tenantd_cache_evictions_total})`);
   t.ok(m.tenantd_cache_misses_total >= 3 * N, `misses counted (${m.tenantd_cache_misses_total})`);
