@@ -9,8 +9,9 @@
  * closes the victim's connection, after that job's answer is on its way
  * while fewer than CACHE_LATE_CLOSES victims are closing, else before
  * opening (cache_place), so the cache holds at most CACHE_LATE_CLOSES
- * connections over the cap, for the time of a close.  A handle is pinned (never a victim) while it has a job
- * queued or running, or while a Hrana stream holds a transaction on it.
+ * connections over the cap, for the time of a close.  A handle is pinned
+ * (never a victim) while it has a job queued or running, or while a Hrana
+ * stream holds a transaction on it.
  * When every handle is pinned, a miss waits on waitq until one frees up or
  * cfg.handle_wait_ms passes (then 503).
  *
@@ -709,8 +710,9 @@ cap_step(size_t n)
  *
  * Handles evicted here close on workers, and until they have, their
  * descriptors still count in cache_open_handles: while more are open than
- * the cap and the victims of misses still closing, a shrink is on its way and further EMFILEs (every open that was
- * in flight fails at once) do not lower it again.  Lowering from the table
+ * the cap and the victims of misses still closing, a shrink is on its way
+ * and further EMFILEs (every open that was in flight fails at once) do not
+ * lower it again.  Lowering from the table
  * instead, which the evicted handles leave at once, took a cap of 9,936
  * down to 15 in one burst of 128 connections.
  */
