@@ -267,8 +267,7 @@ static size_t	 victims_closing;
 void
 cache_victim_free(struct job *j)
 {
-	handle_free(j->arg);
-	free(j);
+	close_done(j);
 	cache_victim_gone();
 }
 
