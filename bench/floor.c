@@ -38,6 +38,8 @@
 
 #include <sqlite3.h>
 
+#include "exclvfs.h"
+
 #define NROWS	100
 
 static const char *pragmas_normal = "PRAGMA synchronous=NORMAL;"
@@ -76,8 +78,10 @@ die(const char *what, sqlite3 *db)
 }
 
 /*
- * The daemon's VFS (tenantd/vfs.c): unix-excl, with absolute names taken
- * as their own full path instead of lstat()ing every component.
+ * The daemon's VFS (tenantd/vfs.c): tenantd/exclvfs.c (unix-excl's
+ * locking without its list of open files, built in by run.sh), with
+ * absolute names taken as their own full path instead of lstat()ing every
+ * component.
  */
 static sqlite3_vfs	 floor_vfs;
 static sqlite3_vfs	*excl_vfs;
@@ -108,8 +112,9 @@ floor_vfs_full_pathname(sqlite3_vfs *vfs, const char *name, int nout,
 static void
 floor_vfs_init(void)
 {
-	if ((excl_vfs = sqlite3_vfs_find("unix-excl")) == NULL)
-		die("no unix-excl VFS", NULL);
+	if (exclvfs_init() != 0 ||
+	    (excl_vfs = sqlite3_vfs_find(EXCL_VFS)) == NULL)
+		die("cannot register " EXCL_VFS, NULL);
 	floor_vfs = *excl_vfs;
 	floor_vfs.pNext = NULL;
 	floor_vfs.zName = "floor";

@@ -465,7 +465,8 @@ log "private dir $tmp"
 } >"$tmp/header"
 
 # --- build ---------------------------------------------------------------------
-gcc -O2 -o "$tmp/floor" "$bench/floor.c" -lsqlite3 || die "cannot build bench/floor.c"
+gcc -O2 -I"$bench/../tenantd" -o "$tmp/floor" "$bench/floor.c" "$bench/../tenantd/exclvfs.c" \
+    -lsqlite3 -lpthread || die "cannot build bench/floor.c"
 gcc -O2 -Wall -Wextra -o "$tmp/load" "$bench/load.c" -lpthread -lm || die "cannot build bench/load.c"
 if [ -n "$TENANTD_BIN" ]; then
 	TENANTD=$(cd "$(dirname "$TENANTD_BIN")" && pwd)/$(basename "$TENANTD_BIN")

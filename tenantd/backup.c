@@ -164,7 +164,7 @@ backup_one(const char *src, const char *dst, char *err, size_t errlen)
 	if (stat(src, &sb) == -1 && errno == ENOENT)
 		return (0);
 	rc = sqlite3_open_v2(src, &s, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOMUTEX, NULL);
+	    SQLITE_OPEN_NOMUTEX, TENANT_VFS);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "%.300s: %s", src, s ? sqlite3_errmsg(s) :
 		    sqlite3_errstr(rc));

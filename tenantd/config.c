@@ -123,7 +123,7 @@ parse_num(const char *opt, const char *s, long long min, long long max,
 
 /*
  * The default cap: what the fd limit allows at 2 fds per handle (the
- * database and its -wal; the unix-excl VFS keeps the WAL index in memory,
+ * database and its -wal; exclvfs.c keeps the WAL index in memory,
  * so there is no -shm descriptor), or 3 with --shared-files.
  */
 int

@@ -468,14 +468,16 @@ exec_open(struct handle *h, char *err, size_t errlen)
 			return (rc);
 	}
 	/*
-	 * unix-excl: the first lock takes an exclusive POSIX lock on the file
-	 * for the whole process, held until the last connection to it
-	 * closes, and the WAL index lives in process memory instead of a
-	 * -shm file.  Connections inside tenantd still coordinate as usual;
-	 * other processes cannot open a tenant while it is cached (they get
-	 * "database is locked"; --shared-files uses the plain unix VFS).  It saves a descriptor and an mmap per
-	 * handle and two fcntl calls per transaction.  TENANT_VFS is
-	 * unix-excl without the path resolution (vfs.c).
+	 * TENANT_VFS (vfs.c over exclvfs.c): unix-excl's locking.  The first
+	 * lock takes an exclusive lock on the file for the whole process,
+	 * held until the last connection to it closes, and the WAL index
+	 * lives in process memory instead of a -shm file.  Connections inside
+	 * tenantd (backups, exports, checks: all through TENANT_VFS) still
+	 * coordinate as usual; other processes cannot open a tenant while it
+	 * is cached (they get "database is locked"; --shared-files uses the
+	 * plain unix VFS).  It saves a descriptor and an mmap per handle and
+	 * two fcntl calls per transaction, and finds an open file's record in
+	 * a hash table where unix-excl walks a list of all of them.
 	 */
 	rc = sqlite3_open_v2(h->path, &h->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE, TENANT_VFS);

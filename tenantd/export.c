@@ -297,7 +297,7 @@ export_run(struct job *j)
 		strlcpy_x(path, made, sizeof path);	/* dump it */
 	}
 	rc = sqlite3_open_v2(path, &src, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOMUTEX, NULL);
+	    SQLITE_OPEN_NOMUTEX, TENANT_VFS);
 	if (rc != SQLITE_OK) {
 		j->status = 404;
 		j->errcode = "TENANT_NOT_FOUND";

@@ -296,7 +296,7 @@ import_run(struct job *j)
 		sqlite3	*old = NULL;
 
 		if (sqlite3_open_v2(path, &old, SQLITE_OPEN_READWRITE |
-		    SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK)
+		    SQLITE_OPEN_NOMUTEX, TENANT_VFS) == SQLITE_OK)
 			sqlite3_exec(old, "PRAGMA wal_checkpoint(TRUNCATE)", NULL,
 			    NULL, NULL);
 		sqlite3_close(old);

@@ -2,6 +2,10 @@
  * sqlmem.c: SQLite's allocator, with one pool for the unix VFS's inode
  * records.
  *
+ * Only with --shared-files, where tenant files go through SQLite's unix
+ * VFS: by default they go through exclvfs.c, which finds a file's record
+ * in a hash table, and SQLite's list holds no tenant file.
+ *
  * SQLite's unix VFS keeps one record per open file (struct unixInodeInfo)
  * in a linked list, and walks the whole list twice on every open
  * (findReusableFd, findInodeInfo).  With 10,000 tenants open that is

@@ -530,7 +530,7 @@ check_run(struct job *j)
 		return;
 	}
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOMUTEX, NULL);
+	    SQLITE_OPEN_NOMUTEX, TENANT_VFS);
 	if (rc == SQLITE_OK) {
 		sqlite3_busy_timeout(db, cfg.busy_timeout_ms);
 		rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check(100)", -1,

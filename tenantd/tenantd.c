@@ -209,7 +209,7 @@ main(int argc, char **argv)
 	}
 	if (vfs_init() != 0) {
 		log_warnx("cannot register the tenant VFS (SQLite without "
-		    "unix-excl?)");
+		    "its unix VFS?)");
 		return (1);
 	}
 
@@ -221,8 +221,12 @@ main(int argc, char **argv)
 	free(dir);
 	if (tenant_recover(server_catalog) != 0 || export_init() != 0)
 		return (1);
+	/* Only SQLite's unix VFS (--shared-files) keeps a list of open
+	 * files to pool; exclvfs.c finds a file's record by its inode. */
 	xasprintf(&dir, "%s/tmp", cfg.data_dir);
-	if ((probe = sqlmem_probe(dir)) != 0)
+	if (!cfg.shared_files)
+		;
+	else if ((probe = sqlmem_probe(dir)) != 0)
 		log_info("sqlite: the VFS's inode records (%zu bytes) come from "
 		    "one pool", probe);
 	else

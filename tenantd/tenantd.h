@@ -30,6 +30,7 @@
 
 #include "common.h"
 #include "migrate.h"
+#include "exclvfs.h"
 
 struct handle;
 struct job;
@@ -64,7 +65,7 @@ struct config {
 	int		 group_commit;	/* at full: syncfs rounds (durable.c) */
 	int		 cache_kib;
 	int		 idle_release_s;	/* 0: keep page caches */
-	int		 shared_files;	/* unix VFS, not unix-excl */
+	int		 shared_files;	/* unix VFS, not exclvfs.c */
 	int		 no_auth;
 	int		 http_timeout_s;
 	int		 max_conns;
@@ -418,8 +419,8 @@ void		 thread_slice(uint64_t);
 void		 state_lock(void);
 void		 state_unlock(void);
 
-/* vfs.c: unix-excl (or unix: --shared-files) with full paths taken as
- * given (tenant files). */
+/* vfs.c: exclvfs.c's VFS (exclvfs.h; or unix: --shared-files) with full
+ * paths taken as given (tenant files). */
 #define TENANT_VFS	"tenantd"
 int		 vfs_init(void);
 void		 vfs_wal_flush(sqlite3 *);

@@ -1,20 +1,21 @@
 /*
- * vfs.c: the SQLite VFS tenant handles are opened with.
+ * vfs.c: the SQLite VFS tenant files are opened with, inside tenantd.
  *
- * It is SQLite's own unix-excl VFS (exec_open explains why), or its plain
- * unix VFS with --shared-files, with one method replaced.  SQLite turns every database name into a full path by
+ * It wraps exclvfs.c's VFS (unix-excl's locking without its list of open
+ * files; exec_open says why), or SQLite's plain unix VFS with
+ * --shared-files, with one method replaced.  SQLite turns every database name into a full path by
  * lstat()ing each of its components, twice per open (once for the b-tree,
  * once for the pager): 24 stat calls per cold open at tenantd's usual
  * depth.  Tenant paths are built by tenantd from the data dir, which is
  * made absolute and symlink-free at start (realpath), so an absolute path
  * handed to this VFS is already its own full path and is used as it is.
- * Any other name (relative, as no tenant path is) goes to unix-excl's own
+ * Any other name (relative, as no tenant path is) goes to the base's own
  * xFullPathname.
  *
- * unix-excl recognises itself by its name when a file is opened (that is
- * what makes its locks exclusive), so xOpen is passed the base's own
- * sqlite3_vfs; the files it opens carry their own methods.  The other
- * methods do not look at the VFS they are called through.
+ * xOpen is passed the base's own sqlite3_vfs (SQLite's unix VFSes
+ * recognise themselves by name); the files it opens carry their own
+ * methods.  The other methods do not look at the VFS they are called
+ * through.
  *
  * Two kinds of file are wrapped; every method not named here is the base
  * file's.
@@ -40,7 +41,7 @@
  * state of a tenant that is read, not written: SQLite's pagerPagecount),
  * and the base answers with an fstat: a system call per point select,
  * about 5% of the daemon's CPU in a Zipf select over 10,000 tenants
- * (bench/README.md).  Under unix-excl no other process can open the file
+ * (bench/README.md).  Under exclvfs.c no other process can open the file
  * while tenantd has it open, and inside tenantd every connection that may
  * write a tenant's file opens it through this VFS (the handle; backups
  * and checks only read), so every change of its size goes through an
@@ -87,7 +88,7 @@ struct wrap_file {
 /* Writes that reached a WAL file (tests count them). */
 _Atomic uint64_t	 vfs_wal_writes;
 /* The wrappers' methods, each made from the first base file of its kind
- * (unix-excl gives a database file locking methods, a WAL none). */
+ * (the base gives a database file locking methods, a WAL none). */
 static sqlite3_io_methods	 wal_methods, db_methods;
 static const sqlite3_io_methods	*wal_real, *db_real;	/* [methods_mtx] */
 static pthread_mutex_t		 methods_mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -278,26 +279,10 @@ wal_shm_lock(sqlite3_file *f, int off, int n, int flags)
 	return (REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags));
 }
 
-/*
- * unix-excl's barrier is a memory barrier followed by taking and dropping
- * os_unix.c's global mutex ("for redundancy"): the mutex every open and
- * close of any SQLite file in the process holds while it walks the list of
- * open files, 10,000 long with a full cache.  SQLite calls the barrier a few
- * times per transaction, so every transaction on every thread touched that
- * mutex's cache line and waited out a miss's walk on another thread (point
- * updates over 10,000 tenants, uniform: 68-70k -> 73-78k req/s, bench/README).
- * Under unix-excl the WAL index is heap memory shared only by this
- * process's threads, and a full fence is the ordering SQLite asks for.  A
- * -shm file shared with other processes (--shared-files) keeps the base's.
- */
 static void
 wal_shm_barrier(sqlite3_file *f)
 {
-	if (cfg.shared_files) {
-		REAL(f)->pMethods->xShmBarrier(REAL(f));
-		return;
-	}
-	atomic_thread_fence(memory_order_seq_cst);
+	REAL(f)->pMethods->xShmBarrier(REAL(f));
 }
 
 static int
@@ -600,8 +585,10 @@ vfs_full_pathname(sqlite3_vfs *vfs, const char *name, int nout, char *out)
 int
 vfs_init(void)
 {
+	if (!cfg.shared_files && exclvfs_init() != 0)
+		return (-1);
 	if ((base_vfs = sqlite3_vfs_find(cfg.shared_files ? "unix" :
-	    "unix-excl")) == NULL)
+	    EXCL_VFS)) == NULL)
 		return (-1);
 	tenant_vfs = *base_vfs;
 	tenant_vfs.pNext = NULL;

@@ -1,10 +1,10 @@
 // Who else may open a tenant's file while tenantd has it open.  By default
-// (unix-excl) tenantd holds an exclusive lock and keeps the WAL index in
-// memory: another process gets "database is locked" and there is no -shm
-// file.  With --shared-files (for Litestream or a sqlite3 shell beside the
+// (exclvfs.c, unix-excl's locking) tenantd holds an exclusive lock and keeps
+// the WAL index in memory: another process gets "database is locked" and
+// there is no -shm file.  With --shared-files (for Litestream or a sqlite3 shell beside the
 // daemon) other processes read the live file.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, startDaemon } from './lib.mjs';
 
@@ -60,6 +60,19 @@ await run(async (t, keep) => {
         '--shared-files: the other process sees the committed write');
     }
     await d.stop();
+    const log = readFileSync(d.log, 'utf8');
+    if (!shared) {
+      // The lock goes with the last connection: the shell opens the file.
+      const after = spawnSync('sqlite3', [file, 'SELECT count(*) FROM t'], { encoding: 'utf8' });
+      t.is(after.status === 0 ? after.stdout.trim() : `failed: ${after.stderr.trim()}`, '3',
+        'default: once tenantd has stopped, a sqlite3 shell opens the tenant');
+      t.ok(!/inode record/.test(log), 'default: no list of open files to pool (exclvfs.c keeps a hash table)');
+    } else {
+      // sqlmem.c found the unix VFS's inode record (if not, misses get
+      // slower without any other sign).
+      t.ok(/the VFS's inode records \(\d+ bytes\) come from one pool/.test(log),
+        '--shared-files: tenantd found the unix VFS inode record and pools it');
+    }
   }
   // Default cap: (fd limit - 128) / 2 descriptors per handle, or / 3 with
   // the -shm file of --shared-files.

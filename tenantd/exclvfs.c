@@ -1,0 +1,990 @@
+/*
+ * exclvfs.c: the VFS tenant database and WAL files are opened with, under
+ * vfs.c's wrapper (not with --shared-files, which keeps SQLite's unix VFS).
+ *
+ * It does what SQLite's unix-excl VFS does for them, without its list of
+ * open files.  unix-excl keeps one record per open database file in a
+ * linked list and walks all of it twice on every open (once for a
+ * descriptor a closed connection left behind, once for the file's own
+ * record), under the one mutex every open and close of the process takes:
+ * with 10,000 tenants open that is some 140 us per open on the bench
+ * machine, and opens on other threads wait for it.  Here a file's record
+ * is found by its device and inode number in a hash table.
+ *
+ * What a database file gets, as under unix-excl:
+ *
+ * - Locks between the connections of this process, kept in the file's
+ *   record (SQLite's shared, reserved, pending and exclusive levels, the
+ *   state machine of os_unix.c's unixLock and posixUnlock), and one lock
+ *   towards other processes: the first lock any connection takes puts a
+ *   write lock on the file's shared-lock bytes (SHARED_FIRST, 510 bytes),
+ *   held until the last connection to the file closes.  A sqlite3 shell or
+ *   any other process then gets "database is locked", as with unix-excl.
+ *   It is an open file description lock (F_OFD_SETLK): it belongs to the
+ *   record's descriptor, so no other descriptor's close drops it (the
+ *   POSIX rule that made unix-excl keep descriptors of closed
+ *   connections), and a POSIX lock taken by any other code of this
+ *   process, e.g. a connection through SQLite's own unix VFS, conflicts
+ *   with it instead of silently sharing it.
+ * - One descriptor per file, shared by the file's connections (reads and
+ *   writes are positional).
+ * - The WAL index in heap memory, shared by the file's connections, with
+ *   SQLite's eight WAL locks kept between them (unixShmLock's rules); the
+ *   barrier is a full fence.
+ *
+ * A WAL file gets a descriptor of its own and no locks, is made with its
+ * database's permissions (and owner, when run as root), and its directory
+ * is synced on the first sync after it was made, as under unix.  Every
+ * other file (journals, temporary files, names SQLite makes up) goes to
+ * SQLite's unix VFS, as does every VFS method but xOpen.
+ *
+ * Every connection that opens a tenant file inside tenantd must come
+ * through TENANT_VFS (exec_vfs_name()): one through the plain unix VFS
+ * would find the file locked, not shared.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* F_OFD_SETLK */
+#endif
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "exclvfs.h"
+
+/* SQLite's lock bytes (os.h), for the default pending byte. */
+#define PENDING_BYTE	0x40000000
+#define RESERVED_BYTE	(PENDING_BYTE + 1)
+#define SHARED_FIRST	(PENDING_BYTE + 2)
+#define SHARED_SIZE	510
+
+#define SHM_NLOCK	SQLITE_SHM_NLOCK
+
+#define F_PSOW		0x01	/* powersafe overwrite */
+#define F_PERSIST_WAL	0x02
+#define F_DIRSYNC	0x04	/* sync the directory at the next sync */
+
+struct xshm;
+
+/* One open database file: its descriptor, its locks, its WAL index. */
+struct xinode {
+	struct xinode	*next;		/* [reg_mtx] */
+	dev_t		 dev;
+	ino_t		 ino;
+	int		 refs;		/* [reg_mtx] connections */
+	int		 fd;
+	int		 rdonly;
+	pthread_mutex_t	 mtx;
+	/* [mtx] */
+	int		 level;		/* strongest lock held here */
+	int		 nshared;	/* connections at SHARED or above */
+	int		 plock;		/* the lock towards other processes */
+	struct xshm	*shm_first;	/* connections with the index mapped */
+	void		**regions;
+	int		 nregions;
+	int		 region_size;
+};
+
+/* A connection's view of the WAL index: the WAL locks it holds. */
+struct xshm {
+	struct xshm	*next;		/* [inode mtx] */
+	uint16_t	 shared;
+	uint16_t	 excl;
+};
+
+struct xfile {
+	const sqlite3_io_methods *methods;
+	struct xinode	*inode;		/* a database file's */
+	int		 fd;
+	int		 level;		/* this connection's lock */
+	int		 flags;		/* F_* */
+	int		 last_errno;
+	int		 chunk;		/* SQLITE_FCNTL_CHUNK_SIZE */
+	struct xshm	*shm;
+	const char	*path;		/* SQLite keeps it until xClose */
+};
+
+static sqlite3_vfs	 excl_vfs;
+static sqlite3_vfs	*unix_vfs;
+static const sqlite3_io_methods	db_io, wal_io;
+
+static pthread_mutex_t	 reg_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct xinode	**reg;		/* [reg_mtx] buckets */
+static size_t		 reg_cap;	/* [reg_mtx] */
+static size_t		 reg_count;	/* [reg_mtx] */
+
+static size_t
+reg_slot(dev_t dev, ino_t ino, size_t cap)
+{
+	uint64_t	h = ((uint64_t)ino * 0x9e3779b97f4a7c15ull) ^
+		    ((uint64_t)dev * 0xc2b2ae3d27d4eb4full);
+
+	return ((size_t)(h ^ (h >> 29)) & (cap - 1));
+}
+
+static struct xinode *
+reg_find(dev_t dev, ino_t ino)
+{
+	struct xinode	*x;
+
+	if (reg == NULL)
+		return (NULL);
+	for (x = reg[reg_slot(dev, ino, reg_cap)]; x != NULL; x = x->next)
+		if (x->dev == dev && x->ino == ino)
+			return (x);
+	return (NULL);
+}
+
+/* 0, or -1 if there is no table and no memory for one. */
+static int
+reg_add(struct xinode *x)
+{
+	struct xinode	**n, *y, *next;
+	size_t		  i, cap, s;
+
+	if (reg_count + 1 > reg_cap) {
+		/* Grow at one record per bucket: chains stay short.  With
+		 * no memory to grow, the chains get longer. */
+		cap = reg_cap ? reg_cap * 2 : 1024;
+		if ((n = calloc(cap, sizeof *n)) == NULL)
+			cap = 0;
+		for (i = 0; cap != 0 && i < reg_cap; i++)
+			for (y = reg[i]; y != NULL; y = next) {
+				next = y->next;
+				s = reg_slot(y->dev, y->ino, cap);
+				y->next = n[s];
+				n[s] = y;
+			}
+		if (cap != 0) {
+			free(reg);
+			reg = n;
+			reg_cap = cap;
+		} else if (reg == NULL)
+			return (-1);
+	}
+	s = reg_slot(x->dev, x->ino, reg_cap);
+	x->next = reg[s];
+	reg[s] = x;
+	reg_count++;
+	return (0);
+}
+
+static void
+reg_remove(struct xinode *x)
+{
+	struct xinode	**pp;
+
+	for (pp = &reg[reg_slot(x->dev, x->ino, reg_cap)]; *pp != x;
+	    pp = &(*pp)->next)
+		;
+	*pp = x->next;
+	reg_count--;
+}
+
+/* Drop a connection's reference; the last one closes the descriptor (and
+ * with it the lock towards other processes). */
+static void
+inode_put(struct xinode *x)
+{
+	int	i;
+
+	pthread_mutex_lock(&reg_mtx);
+	if (--x->refs > 0) {
+		pthread_mutex_unlock(&reg_mtx);
+		return;
+	}
+	reg_remove(x);
+	pthread_mutex_unlock(&reg_mtx);
+	close(x->fd);
+	for (i = 0; i < x->nregions; i++)
+		free(x->regions[i]);
+	free(x->regions);
+	pthread_mutex_destroy(&x->mtx);
+	free(x);
+}
+
+static int
+open_fd(const char *path, int oflags, mode_t mode)
+{
+	int	fd;
+
+	do
+		fd = open(path, oflags | O_CLOEXEC, mode);
+	while (fd == -1 && errno == EINTR);
+	return (fd);
+}
+
+/*
+ * The record of the database file at path, opened (or created) with
+ * SQLite's flags; *ro set if only reading was possible.  NULL with errno
+ * set.
+ */
+static struct xinode *
+inode_get(const char *path, int flags, int *ro)
+{
+	struct xinode	*x;
+	struct stat	 sb;
+	int		 fd, oflags, rdonly = 0, saved;
+
+	*ro = 0;
+	if (!(flags & SQLITE_OPEN_EXCLUSIVE) && stat(path, &sb) == 0) {
+		pthread_mutex_lock(&reg_mtx);
+		if ((x = reg_find(sb.st_dev, sb.st_ino)) != NULL) {
+			x->refs++;
+			pthread_mutex_unlock(&reg_mtx);
+			*ro = x->rdonly;
+			return (x);
+		}
+		pthread_mutex_unlock(&reg_mtx);
+	}
+	oflags = O_RDWR;
+	if (flags & SQLITE_OPEN_CREATE)
+		oflags |= O_CREAT;
+	if (flags & SQLITE_OPEN_EXCLUSIVE)
+		oflags |= O_EXCL;
+	if (flags & SQLITE_OPEN_NOFOLLOW)
+		oflags |= O_NOFOLLOW;
+	fd = -1;
+	if (!(flags & SQLITE_OPEN_READONLY))
+		fd = open_fd(path, oflags, 0644);
+	if (fd == -1 && ((flags & SQLITE_OPEN_READONLY) || errno == EACCES ||
+	    errno == EROFS || errno == EPERM)) {
+		/* As unix does: read-only when writing is refused. */
+		if ((fd = open_fd(path, O_RDONLY | (oflags & O_NOFOLLOW), 0))
+		    == -1)
+			return (NULL);
+		rdonly = 1;
+	}
+	if (fd == -1)
+		return (NULL);
+	if (fstat(fd, &sb) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return (NULL);
+	}
+	pthread_mutex_lock(&reg_mtx);
+	if ((x = reg_find(sb.st_dev, sb.st_ino)) != NULL) {
+		/* Opened meanwhile by another thread: share its record. */
+		x->refs++;
+		pthread_mutex_unlock(&reg_mtx);
+		close(fd);
+		*ro = x->rdonly;
+		return (x);
+	}
+	if ((x = calloc(1, sizeof *x)) == NULL) {
+		pthread_mutex_unlock(&reg_mtx);
+		close(fd);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	x->dev = sb.st_dev;
+	x->ino = sb.st_ino;
+	x->fd = fd;
+	x->rdonly = rdonly;
+	x->refs = 1;
+	pthread_mutex_init(&x->mtx, NULL);
+	if (reg_add(x) == -1) {
+		pthread_mutex_unlock(&reg_mtx);
+		pthread_mutex_destroy(&x->mtx);
+		free(x);
+		close(fd);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	pthread_mutex_unlock(&reg_mtx);
+	*ro = rdonly;
+	return (x);
+}
+
+/* ---- reads, writes, syncs: both kinds of file ---------------------------- */
+
+static int
+x_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
+{
+	struct xfile	*xf = (struct xfile *)f;
+	ssize_t		 r;
+	int		 got = 0;
+
+	while (got < n) {
+		r = pread(xf->fd, (char *)buf + got, (size_t)(n - got),
+		    (off_t)(off + got));
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			xf->last_errno = errno;
+			return (SQLITE_IOERR_READ);
+		}
+		if (r == 0)
+			break;
+		got += (int)r;
+	}
+	if (got < n) {
+		/* SQLite counts on the rest being zeros. */
+		memset((char *)buf + got, 0, (size_t)(n - got));
+		return (SQLITE_IOERR_SHORT_READ);
+	}
+	return (SQLITE_OK);
+}
+
+static int
+x_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
+{
+	struct xfile	*xf = (struct xfile *)f;
+	ssize_t		 w;
+	int		 done = 0;
+
+	while (done < n) {
+		w = pwrite(xf->fd, (const char *)buf + done,
+		    (size_t)(n - done), (off_t)(off + done));
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			xf->last_errno = errno;
+			return (errno == ENOSPC || errno == EDQUOT ?
+			    SQLITE_FULL : SQLITE_IOERR_WRITE);
+		}
+		if (w == 0) {
+			xf->last_errno = 0;
+			return (SQLITE_FULL);	/* as unix: a short write */
+		}
+		done += (int)w;
+	}
+	return (SQLITE_OK);
+}
+
+static int
+x_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+	struct xfile	*xf = (struct xfile *)f;
+	int		 rc;
+
+	if (xf->chunk > 0)
+		size = ((size + xf->chunk - 1) / xf->chunk) * xf->chunk;
+	do
+		rc = ftruncate(xf->fd, (off_t)size);
+	while (rc == -1 && errno == EINTR);
+	if (rc == -1) {
+		xf->last_errno = errno;
+		return (SQLITE_IOERR_TRUNCATE);
+	}
+	return (SQLITE_OK);
+}
+
+/* The directory of path, synced (errors ignored, as unix does). */
+static void
+sync_dir(const char *path)
+{
+	char		 dir[1100];
+	const char	*slash = strrchr(path, '/');
+	size_t		 len;
+	int		 fd;
+
+	if (slash == NULL) {
+		snprintf(dir, sizeof dir, ".");
+	} else {
+		len = slash == path ? 1 : (size_t)(slash - path);
+		if (len >= sizeof dir)
+			return;
+		memcpy(dir, path, len);
+		dir[len] = '\0';
+	}
+	if ((fd = open_fd(dir, O_RDONLY | O_DIRECTORY, 0)) == -1)
+		return;
+	(void)fsync(fd);
+	close(fd);
+}
+
+static int
+x_sync(sqlite3_file *f, int flags)
+{
+	struct xfile	*xf = (struct xfile *)f;
+	int		 rc;
+
+	(void)flags;
+	do
+		rc = fdatasync(xf->fd);
+	while (rc == -1 && errno == EINTR);
+	if (rc == -1) {
+		xf->last_errno = errno;
+		return (SQLITE_IOERR_FSYNC);
+	}
+	if (xf->flags & F_DIRSYNC) {
+		sync_dir(xf->path);
+		xf->flags &= ~F_DIRSYNC;
+	}
+	return (SQLITE_OK);
+}
+
+static int
+x_file_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+	struct xfile	*xf = (struct xfile *)f;
+	struct stat	 sb;
+
+	if (fstat(xf->fd, &sb) == -1) {
+		xf->last_errno = errno;
+		return (SQLITE_IOERR_FSTAT);
+	}
+	*size = sb.st_size;
+	return (SQLITE_OK);
+}
+
+static int
+x_sector_size(sqlite3_file *f)
+{
+	(void)f;
+	return (4096);	/* SQLITE_DEFAULT_SECTOR_SIZE, as unix */
+}
+
+static int
+x_device_chars(sqlite3_file *f)
+{
+	return (((struct xfile *)f)->flags & F_PSOW ?
+	    SQLITE_IOCAP_POWERSAFE_OVERWRITE : 0);
+}
+
+/* As unix: with a chunk size set, the file is made to hold at least n
+ * bytes, rounded up to whole chunks; without one, nothing is done. */
+static int
+size_hint(struct xfile *xf, sqlite3_int64 n)
+{
+	struct stat	 sb;
+	sqlite3_int64	 want;
+	int		 err;
+
+	if (xf->chunk <= 0)
+		return (SQLITE_OK);
+	if (fstat(xf->fd, &sb) == -1) {
+		xf->last_errno = errno;
+		return (SQLITE_IOERR_FSTAT);
+	}
+	want = ((n + xf->chunk - 1) / xf->chunk) * xf->chunk;
+	if (want <= sb.st_size)
+		return (SQLITE_OK);
+	do
+		err = posix_fallocate(xf->fd, sb.st_size, want - sb.st_size);
+	while (err == EINTR);
+	if (err == EINVAL || err == EOPNOTSUPP) {
+		/* A file system without fallocate: its last byte. */
+		if (x_write((sqlite3_file *)xf, "", 1, want - 1) != SQLITE_OK)
+			return (SQLITE_IOERR_WRITE);
+		err = 0;
+	}
+	if (err != 0) {
+		xf->last_errno = err;
+		return (err == ENOSPC ? SQLITE_FULL : SQLITE_IOERR_WRITE);
+	}
+	return (SQLITE_OK);
+}
+
+/* A tri-state flag file control: -1 asks, 0 or 1 sets. */
+static void
+flag_control(struct xfile *xf, int flag, int *arg)
+{
+	if (*arg < 0)
+		*arg = (xf->flags & flag) != 0;
+	else if (*arg == 0)
+		xf->flags &= ~flag;
+	else
+		xf->flags |= flag;
+}
+
+static int
+x_file_control(sqlite3_file *f, int op, void *arg)
+{
+	struct xfile	*xf = (struct xfile *)f;
+	struct stat	 sb;
+
+	switch (op) {
+	case SQLITE_FCNTL_LOCKSTATE:
+		*(int *)arg = xf->level;
+		return (SQLITE_OK);
+	case SQLITE_FCNTL_LAST_ERRNO:
+		*(int *)arg = xf->last_errno;
+		return (SQLITE_OK);
+	case SQLITE_FCNTL_CHUNK_SIZE:
+		xf->chunk = *(int *)arg;
+		return (SQLITE_OK);
+	case SQLITE_FCNTL_SIZE_HINT:
+		return (size_hint(xf, *(sqlite3_int64 *)arg));
+	case SQLITE_FCNTL_PERSIST_WAL:
+		flag_control(xf, F_PERSIST_WAL, arg);
+		return (SQLITE_OK);
+	case SQLITE_FCNTL_POWERSAFE_OVERWRITE:
+		flag_control(xf, F_PSOW, arg);
+		return (SQLITE_OK);
+	case SQLITE_FCNTL_VFSNAME:
+		*(char **)arg = sqlite3_mprintf("%s", excl_vfs.zName);
+		return (SQLITE_OK);
+	case SQLITE_FCNTL_HAS_MOVED:
+		/* Unlinked, or another file put in its place. */
+		*(int *)arg = xf->inode != NULL &&
+		    (stat(xf->path, &sb) == -1 || sb.st_dev != xf->inode->dev ||
+		    sb.st_ino != xf->inode->ino);
+		return (SQLITE_OK);
+	}
+	return (SQLITE_NOTFOUND);
+}
+
+/* ---- WAL files ------------------------------------------------------------ */
+
+static int
+wal_close(sqlite3_file *f)
+{
+	struct xfile	*xf = (struct xfile *)f;
+
+	if (xf->fd != -1)
+		close(xf->fd);
+	xf->fd = -1;
+	return (SQLITE_OK);
+}
+
+static int
+no_lock(sqlite3_file *f, int level)
+{
+	(void)f;
+	(void)level;
+	return (SQLITE_OK);
+}
+
+static int
+no_check_reserved(sqlite3_file *f, int *out)
+{
+	(void)f;
+	*out = 0;
+	return (SQLITE_OK);
+}
+
+/* A WAL's database file name: the WAL's without "-wal" (SQLite's own
+ * naming; its URI parameters do not follow a WAL's name). */
+static int
+wal_db_mode(const char *path, struct stat *sb)
+{
+	char	 db[1100];
+	size_t	 len = strlen(path);
+
+	if (len < 5 || len >= sizeof db || strcmp(path + len - 4, "-wal") != 0)
+		return (-1);
+	memcpy(db, path, len - 4);
+	db[len - 4] = '\0';
+	return (stat(db, sb));
+}
+
+static int
+wal_open(const char *path, struct xfile *xf, int flags, int *out_flags)
+{
+	struct stat	 sb;
+	mode_t		 mode = 0644;
+	int		 oflags = O_RDWR, owner = 0;
+
+	if (flags & SQLITE_OPEN_CREATE)
+		oflags |= O_CREAT;
+	if (flags & SQLITE_OPEN_READONLY)
+		oflags = O_RDONLY;
+	if (wal_db_mode(path, &sb) == 0) {
+		/* As unix: the WAL gets its database's permissions. */
+		mode = sb.st_mode & 0777;
+		owner = 1;
+	}
+	if ((xf->fd = open_fd(path, oflags, mode)) == -1 &&
+	    !(flags & SQLITE_OPEN_READONLY) && (errno == EACCES ||
+	    errno == EROFS)) {
+		oflags = O_RDONLY;
+		flags = (flags & ~(SQLITE_OPEN_READWRITE |
+		    SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY;
+		xf->fd = open_fd(path, oflags, 0);
+	}
+	if (xf->fd == -1)
+		return (SQLITE_CANTOPEN);
+	if (owner && geteuid() == 0)
+		(void)fchown(xf->fd, sb.st_uid, sb.st_gid);
+	xf->flags = F_PSOW;
+	if (flags & SQLITE_OPEN_CREATE)
+		xf->flags |= F_DIRSYNC;
+	xf->path = path;
+	xf->methods = &wal_io;
+	if (out_flags != NULL)
+		*out_flags = flags;
+	return (SQLITE_OK);
+}
+
+/* ---- database files: locks -------------------------------------------------- */
+
+/* The lock towards other processes, once per file; 0, or -1 with errno. */
+static int
+process_lock(struct xinode *x)
+{
+	struct flock	fl;
+	int		rc;
+
+	if (x->plock)
+		return (0);
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = x->rdonly ? F_RDLCK : F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = SHARED_FIRST;
+	fl.l_len = SHARED_SIZE;
+	do
+		rc = fcntl(x->fd, F_OFD_SETLK, &fl);
+	while (rc == -1 && errno == EINTR);
+	if (rc == -1)
+		return (-1);
+	x->plock = 1;
+	return (0);
+}
+
+static int
+lock_error(struct xfile *xf, int e)
+{
+	if (e == EAGAIN || e == EACCES || e == EBUSY || e == EINTR)
+		return (SQLITE_BUSY);
+	xf->last_errno = e;
+	return (SQLITE_IOERR_LOCK);
+}
+
+/*
+ * os_unix.c's unixLock with unix-excl's process lock: between this
+ * process's connections the levels are kept in the record; the first
+ * lock also takes the file from other processes.
+ */
+static int
+db_lock(sqlite3_file *f, int level)
+{
+	struct xfile	*xf = (struct xfile *)f;
+	struct xinode	*x = xf->inode;
+	int		 rc = SQLITE_OK;
+
+	if (xf->level >= level)
+		return (SQLITE_OK);
+	pthread_mutex_lock(&x->mtx);
+	/* Another connection holds a lock that excludes this one. */
+	if (xf->level != x->level && (x->level >= SQLITE_LOCK_PENDING ||
+	    level > SQLITE_LOCK_SHARED)) {
+		rc = SQLITE_BUSY;
+		goto out;
+	}
+	/* A shared lock beside other connections' shared or reserved. */
+	if (level == SQLITE_LOCK_SHARED && (x->level == SQLITE_LOCK_SHARED ||
+	    x->level == SQLITE_LOCK_RESERVED)) {
+		xf->level = SQLITE_LOCK_SHARED;
+		x->nshared++;
+		goto out;
+	}
+	if (process_lock(x) == -1) {
+		rc = lock_error(xf, errno);
+		goto out;
+	}
+	if (level == SQLITE_LOCK_SHARED) {
+		xf->level = SQLITE_LOCK_SHARED;
+		x->level = SQLITE_LOCK_SHARED;
+		x->nshared = 1;
+		goto out;
+	}
+	if (level == SQLITE_LOCK_EXCLUSIVE && x->nshared > 1) {
+		/* Readers on other connections: pending until they go. */
+		xf->level = SQLITE_LOCK_PENDING;
+		x->level = SQLITE_LOCK_PENDING;
+		rc = SQLITE_BUSY;
+		goto out;
+	}
+	xf->level = level;
+	x->level = level;
+out:
+	pthread_mutex_unlock(&x->mtx);
+	return (rc);
+}
+
+/* os_unix.c's posixUnlock, the same way. */
+static int
+db_unlock(sqlite3_file *f, int level)
+{
+	struct xfile	*xf = (struct xfile *)f;
+	struct xinode	*x = xf->inode;
+
+	if (xf->level <= level)
+		return (SQLITE_OK);
+	pthread_mutex_lock(&x->mtx);
+	if (xf->level > SQLITE_LOCK_SHARED)
+		x->level = SQLITE_LOCK_SHARED;
+	if (level == SQLITE_LOCK_NONE) {
+		if (--x->nshared == 0)
+			x->level = SQLITE_LOCK_NONE;
+	}
+	xf->level = level;
+	pthread_mutex_unlock(&x->mtx);
+	return (SQLITE_OK);
+}
+
+static int
+db_check_reserved(sqlite3_file *f, int *out)
+{
+	struct xinode	*x = ((struct xfile *)f)->inode;
+
+	pthread_mutex_lock(&x->mtx);
+	*out = x->level > SQLITE_LOCK_SHARED;
+	pthread_mutex_unlock(&x->mtx);
+	return (SQLITE_OK);
+}
+
+/* ---- database files: the WAL index in heap memory --------------------------- */
+
+static int
+db_shm_map(sqlite3_file *f, int region, int size, int extend,
+    void volatile **pp)
+{
+	struct xfile	*xf = (struct xfile *)f;
+	struct xinode	*x = xf->inode;
+	void		**n;
+	int		 rc = SQLITE_OK;
+
+	(void)extend;	/* heap memory: made whatever it says, as unix */
+	pthread_mutex_lock(&x->mtx);
+	if (xf->shm == NULL) {
+		if ((xf->shm = calloc(1, sizeof *xf->shm)) == NULL) {
+			rc = SQLITE_IOERR_NOMEM;
+			goto out;
+		}
+		xf->shm->next = x->shm_first;
+		x->shm_first = xf->shm;
+	}
+	if (x->region_size == 0)
+		x->region_size = size;
+	if (size != x->region_size) {
+		rc = SQLITE_IOERR_SHMSIZE;
+		goto out;
+	}
+	if (region >= x->nregions) {
+		if ((n = realloc(x->regions, (size_t)(region + 1) *
+		    sizeof *n)) == NULL) {
+			rc = SQLITE_IOERR_NOMEM;
+			goto out;
+		}
+		x->regions = n;
+		while (x->nregions <= region) {
+			if ((n[x->nregions] = calloc(1, (size_t)size)) ==
+			    NULL) {
+				rc = SQLITE_IOERR_NOMEM;
+				goto out;
+			}
+			x->nregions++;
+		}
+	}
+out:
+	*pp = rc == SQLITE_OK ? x->regions[region] : NULL;
+	pthread_mutex_unlock(&x->mtx);
+	return (rc);
+}
+
+/* unixShmLock's rules between this process's connections. */
+static int
+db_shm_lock(sqlite3_file *f, int ofst, int n, int flags)
+{
+	struct xfile	*xf = (struct xfile *)f;
+	struct xinode	*x = xf->inode;
+	struct xshm	*me = xf->shm, *o;
+	uint16_t	 mask;
+	int		 rc = SQLITE_OK;
+
+	if (me == NULL || ofst < 0 || n < 1 || ofst + n > SHM_NLOCK)
+		return (SQLITE_IOERR_SHMLOCK);
+	mask = (uint16_t)(((1u << (ofst + n)) - 1) & ~((1u << ofst) - 1));
+	pthread_mutex_lock(&x->mtx);
+	if (flags & SQLITE_SHM_UNLOCK) {
+		me->shared &= (uint16_t)~mask;
+		me->excl &= (uint16_t)~mask;
+	} else if (flags & SQLITE_SHM_SHARED) {
+		for (o = x->shm_first; o != NULL; o = o->next)
+			if (o != me && (o->excl & mask)) {
+				rc = SQLITE_BUSY;
+				break;
+			}
+		if (rc == SQLITE_OK)
+			me->shared |= mask;
+	} else {
+		for (o = x->shm_first; o != NULL; o = o->next)
+			if (o != me && ((o->excl | o->shared) & mask)) {
+				rc = SQLITE_BUSY;
+				break;
+			}
+		if (rc == SQLITE_OK)
+			me->excl |= mask;
+	}
+	pthread_mutex_unlock(&x->mtx);
+	return (rc);
+}
+
+static void
+db_shm_barrier(sqlite3_file *f)
+{
+	(void)f;
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* This connection lets go of the index; the last one frees it (the next
+ * to map it finds it zeroed and SQLite rebuilds it from the WAL). */
+static int
+db_shm_unmap(sqlite3_file *f, int delete)
+{
+	struct xfile	*xf = (struct xfile *)f;
+	struct xinode	*x = xf->inode;
+	struct xshm	**pp;
+	int		 i;
+
+	(void)delete;
+	if (xf->shm == NULL)
+		return (SQLITE_OK);
+	pthread_mutex_lock(&x->mtx);
+	for (pp = &x->shm_first; *pp != xf->shm; pp = &(*pp)->next)
+		;
+	*pp = xf->shm->next;
+	free(xf->shm);
+	xf->shm = NULL;
+	if (x->shm_first == NULL) {
+		for (i = 0; i < x->nregions; i++)
+			free(x->regions[i]);
+		free(x->regions);
+		x->regions = NULL;
+		x->nregions = 0;
+		x->region_size = 0;
+	}
+	pthread_mutex_unlock(&x->mtx);
+	return (SQLITE_OK);
+}
+
+static int
+db_close(sqlite3_file *f)
+{
+	struct xfile	*xf = (struct xfile *)f;
+
+	if (xf->inode == NULL)
+		return (SQLITE_OK);
+	(void)db_unlock(f, SQLITE_LOCK_NONE);
+	(void)db_shm_unmap(f, 0);
+	inode_put(xf->inode);
+	xf->inode = NULL;
+	xf->fd = -1;
+	return (SQLITE_OK);
+}
+
+static const sqlite3_io_methods db_io = {
+	2,
+	db_close,
+	x_read,
+	x_write,
+	x_truncate,
+	x_sync,
+	x_file_size,
+	db_lock,
+	db_unlock,
+	db_check_reserved,
+	x_file_control,
+	x_sector_size,
+	x_device_chars,
+	db_shm_map,
+	db_shm_lock,
+	db_shm_barrier,
+	db_shm_unmap,
+	NULL,
+	NULL
+};
+
+static const sqlite3_io_methods wal_io = {
+	1,
+	wal_close,
+	x_read,
+	x_write,
+	x_truncate,
+	x_sync,
+	x_file_size,
+	no_lock,
+	no_lock,
+	no_check_reserved,
+	x_file_control,
+	x_sector_size,
+	x_device_chars,
+	NULL,
+	NULL,
+	NULL,
+	NULL,
+	NULL,
+	NULL
+};
+
+static int
+excl_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
+    int *out_flags)
+{
+	struct xfile	*xf = (struct xfile *)file;
+	int		 ro;
+
+	(void)vfs;
+	if (name == NULL || (flags & SQLITE_OPEN_DELETEONCLOSE) ||
+	    !(flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL)))
+		return (unix_vfs->xOpen(unix_vfs, name, file, flags,
+		    out_flags));
+	memset(xf, 0, sizeof *xf);
+	xf->fd = -1;
+	if (flags & SQLITE_OPEN_WAL) {
+		if (wal_open(name, xf, flags, out_flags) != SQLITE_OK) {
+			xf->methods = NULL;
+			return (SQLITE_CANTOPEN);
+		}
+		return (SQLITE_OK);
+	}
+	if ((xf->inode = inode_get(name, flags, &ro)) == NULL) {
+		/* errno stays for sqlite3_system_errno (EMFILE: the cache
+		 * gives descriptors back, exec.c). */
+		xf->methods = NULL;
+		return (SQLITE_CANTOPEN);
+	}
+	xf->fd = xf->inode->fd;
+	xf->flags = F_PSOW;
+	xf->path = name;
+	xf->methods = &db_io;
+	if (out_flags != NULL)
+		*out_flags = ro ? (flags & ~(SQLITE_OPEN_READWRITE |
+		    SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY : flags;
+	return (SQLITE_OK);
+}
+
+/* Open records (tests). */
+size_t
+exclvfs_open_files(void)
+{
+	size_t	n;
+
+	pthread_mutex_lock(&reg_mtx);
+	n = reg_count;
+	pthread_mutex_unlock(&reg_mtx);
+	return (n);
+}
+
+/*
+ * Register EXCL_VFS (not the default).  Once, before any file is opened
+ * through it.
+ */
+int
+exclvfs_init(void)
+{
+	if (excl_vfs.zName != NULL)
+		return (0);
+	if ((unix_vfs = sqlite3_vfs_find("unix")) == NULL)
+		return (-1);
+	excl_vfs = *unix_vfs;
+	excl_vfs.pNext = NULL;
+	excl_vfs.zName = EXCL_VFS;
+	if (excl_vfs.szOsFile < (int)sizeof(struct xfile))
+		excl_vfs.szOsFile = (int)sizeof(struct xfile);
+	excl_vfs.xOpen = excl_open;
+	return (sqlite3_vfs_register(&excl_vfs, 0) == SQLITE_OK ? 0 : -1);
+}
