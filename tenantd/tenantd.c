@@ -223,16 +223,17 @@ main(int argc, char **argv)
 		return (1);
 	/* Only SQLite's unix VFS (--shared-files) keeps a list of open
 	 * files to pool; exclvfs.c finds a file's record by its inode. */
-	xasprintf(&dir, "%s/tmp", cfg.data_dir);
-	if (!cfg.shared_files)
-		;
-	else if ((probe = sqlmem_probe(dir)) != 0)
-		log_info("sqlite: the VFS's inode records (%zu bytes) come from "
-		    "one pool", probe);
-	else
-		log_warnx("sqlite: the VFS's inode record was not found; "
-		    "opens walk a scattered list (slower misses)");
-	free(dir);
+	if (cfg.shared_files) {
+		xasprintf(&dir, "%s/tmp", cfg.data_dir);
+		if ((probe = sqlmem_probe(dir)) != 0)
+			log_info("sqlite: the VFS's inode records (%zu bytes) "
+			    "come from one pool", probe);
+		else
+			log_warnx("sqlite: the VFS's inode record was not "
+			    "found; opens walk a scattered list (slower "
+			    "misses)");
+		free(dir);
+	}
 	if (schema_load_all(cfg.schemas_dir, err, sizeof err) != 0)
 		log_warnx("%s; serving without schemas", err);
 	if (cfg.default_schema != NULL) {
