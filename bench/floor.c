@@ -382,7 +382,9 @@ main(int argc, char **argv)
 	int		 held = argc > 5 ? atoi(argv[5]) : 0;
 	struct stat	 sb;
 
-	if (argc < 2 || argc > 6 || secs <= 0 || files < 1 || held < 0) {
+	/* An option ("--help") is not a data dir: refuse, create nothing. */
+	if (argc < 2 || argc > 6 || argv[1][0] == '-' || argv[1][0] == '\0' ||
+	    secs <= 0 || files < 1 || held < 0) {
 		fprintf(stderr, "usage: floor DIR [seconds-per-test] [files] "
 		    "[hot,cold,update,mem,memnobulk] [files held open during "
 		    "cold]\n");
