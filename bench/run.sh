@@ -4,8 +4,8 @@
 #
 #   bench/run.sh [--smoke | --quick] [--tenants 1000,10000] [--seconds 10]
 #                [--warmup 2] [--conns 64] [--threads 2] [--handles 5000]
-#                [--transport unix|tcp] [--tenantd PATH] [--no-postgres]
-#                [--out FILE] [--keep] [--workdir DIR]
+#                [--rounds 2] [--transport unix|tcp] [--tenantd PATH]
+#                [--no-postgres] [--out FILE] [--keep] [--workdir DIR]
 #
 # What it does (bench/README.md has the details):
 #   1. makes a fresh private dir with mktemp and marks it; it never starts a
@@ -22,7 +22,11 @@
 #      against PostgreSQL, both over unix sockets or both over TCP:
 #      --transport), writes at equal durability (tenantd
 #      --synchronous normal vs synchronous_commit=off, full vs on); the
-#      handle cache capped below the working set; cold tenants;
+#      handle cache capped below the working set; cold tenants.  Each
+#      workload that has a PostgreSQL twin runs --rounds times on each
+#      server, in the order tenantd, PG, PG, tenantd, ... so that a machine
+#      that speeds up or slows down meanwhile favours neither side; the
+#      tables give the mean of the rounds and each round's ratio;
 #   5. once: p99 at half of peak throughput, RSS per idle cached handle,
 #      tenant creation rate (API vs CREATE SCHEMA + CREATE TABLE);
 #   6. prints the tables and the issue's targets, met or missed.
@@ -49,6 +53,7 @@ WARMUP=2
 CONNS=64
 THREADS=2
 HANDLES=5000
+ROUNDS=
 TENANTD_BIN=
 USE_PG=auto
 OUT=
@@ -67,6 +72,7 @@ while [ $# -gt 0 ]; do
 	--conns) set_conns=${2:?}; shift ;;
 	--threads) THREADS=${2:?}; shift ;;
 	--handles) set_handles=${2:?}; shift ;;
+	--rounds) ROUNDS=${2:?}; shift ;;
 	--tenantd) TENANTD_BIN=${2:?}; shift ;;
 	--transport) TRANSPORT=${2:?}; shift ;;
 	--no-postgres) USE_PG=no ;;
@@ -79,9 +85,10 @@ while [ $# -gt 0 ]; do
 	shift
 done
 case $MODE in
-smoke)	TENANTS=50 SECS=1 WARMUP=0 CONNS=8 HANDLES=50 ;;
-quick)	TENANTS=1000 SECS=5 WARMUP=1 ;;
+smoke)	TENANTS=50 SECS=1 WARMUP=0 CONNS=8 HANDLES=50 ROUNDS=${ROUNDS:-1} ;;
+quick)	TENANTS=1000 SECS=5 WARMUP=1 ROUNDS=${ROUNDS:-1} ;;
 esac
+ROUNDS=${ROUNDS:-2}
 TENANTS=${set_tenants:-$TENANTS} SECS=${set_secs:-$SECS}
 WARMUP=${set_warmup:-$WARMUP} CONNS=${set_conns:-$CONNS}
 HANDLES=${set_handles:-$HANDLES}
@@ -89,11 +96,12 @@ case $TRANSPORT in
 unix|tcp) ;;
 *) echo "run.sh: --transport must be unix or tcp" >&2; exit 2 ;;
 esac
-for v in "$SECS" "$WARMUP" "$CONNS" "$THREADS" "$HANDLES" ${TENANTS//,/ }; do
+for v in "$SECS" "$WARMUP" "$CONNS" "$THREADS" "$HANDLES" "$ROUNDS" ${TENANTS//,/ }; do
 	case $v in ''|*[!0-9]*) echo "run.sh: not a number: '$v'" >&2; exit 2 ;; esac
 done
-[ "$SECS" -ge 1 ] && [ "$CONNS" -ge "$THREADS" ] && [ "$THREADS" -ge 1 ] ||
-	{ echo "run.sh: need --seconds >= 1 and --conns >= --threads >= 1" >&2; exit 2; }
+[ "$SECS" -ge 1 ] && [ "$CONNS" -ge "$THREADS" ] && [ "$THREADS" -ge 1 ] &&
+    [ "$ROUNDS" -ge 1 ] ||
+	{ echo "run.sh: need --seconds >= 1, --conns >= --threads >= 1 and --rounds >= 1" >&2; exit 2; }
 IFS=, read -r -a NS <<<"$TENANTS"
 NMAX=0
 for n in "${NS[@]}"; do
@@ -303,6 +311,7 @@ quiesce() {
 	log "quiesce: sync $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 }
 
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 us_ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
 
 # --- PostgreSQL --------------------------------------------------------------
@@ -455,6 +464,60 @@ pg_case() {	# key op dist n [rate]
 	[ "$op" = select ] || psql_do bench "VACUUM ANALYZE kv"
 }
 
+# Keep a run's results as round r's (R[key.field#r]).
+round_keep() {	# key round
+	local f
+	for f in rps p50 p99 cpu hit rss err slowsecs; do
+		[ -n "${R[$1.$f]:-}" ] && R[$1.$f#$2]=${R[$1.$f]}
+	done
+	return 0
+}
+
+# The rounds' results into R[key.field]: the mean of each number (peak RSS:
+# the highest; errors: the sum; slow seconds: each round's).
+round_merge() {	# key
+	local f i vals
+	for f in rps p50 p99 cpu hit; do
+		vals=
+		for ((i = 1; i <= ROUNDS; i++)); do vals+=" ${R[$1.$f#$i]:-}"; done
+		R[$1.$f]=$(echo "$vals" | awk -v f=$f '{ for (i = 1; i <= NF; i++) s += $i;
+		    if (NF == 0) exit; printf(f == "hit" ? "%.1f" : "%.0f", s / NF) }')
+	done
+	vals=
+	for ((i = 1; i <= ROUNDS; i++)); do vals+=" ${R[$1.rss#$i]:-}"; done
+	R[$1.rss]=$(echo "$vals" | awk '{ m = $1; for (i = 2; i <= NF; i++) if ($i > m) m = $i; print m }')
+	R[$1.err]=0
+	for ((i = 1; i <= ROUNDS; i++)); do R[$1.err]=$((R[$1.err] + ${R[$1.err#$i]:-0})); done
+	if [ -n "${R[$1.slowsecs#1]:-}" ]; then
+		vals=${R[$1.slowsecs#1]}
+		for ((i = 2; i <= ROUNDS; i++)); do vals+="; ${R[$1.slowsecs#$i]}"; done
+		R[$1.slowsecs]=$vals
+	fi
+}
+
+# A workload on tenantd and on PostgreSQL, $ROUNDS times: tenantd first in
+# odd rounds, PostgreSQL first in even ones (A B B A ...), so that a slow
+# drift of the machine's speed weighs on both sides alike.  R[tkey.*] and
+# R[pg/pkey.*] get the means; R[tkey.rounds] each round's ratio.
+pair_case() {	# tkey pkey op dist n tenantd-rate pg-rate
+	local tk=$1 pk=$2 op=$3 dist=$4 n=$5 trate=$6 prate=$7 r ratios=
+	for ((r = 1; r <= ROUNDS; r++)); do
+		[ $ROUNDS -gt 1 ] && log "round $r of $ROUNDS: $op, $dist, $n tenants"
+		if [ $((r % 2)) = 0 ] && [ $PG_OK = 1 ]; then
+			pg_case "$pk" "$op" "$dist" "$n" "$prate"; round_keep "pg/$pk" $r
+		fi
+		td_case "$tk" "$op" "$dist" "$n" "$CONNS" "$trate"; round_keep "$tk" $r
+		if [ $((r % 2)) = 1 ] && [ $PG_OK = 1 ]; then
+			pg_case "$pk" "$op" "$dist" "$n" "$prate"; round_keep "pg/$pk" $r
+		fi
+		[ $PG_OK = 1 ] && ratios+="${ratios:+, }$(ratio "${R[$tk.rps#$r]}" "${R[pg/$pk.rps#$r]}")"
+	done
+	round_merge "$tk"
+	[ $PG_OK = 1 ] && round_merge "pg/$pk"
+	R[$tk.rounds]=$ratios
+	return 0
+}
+
 # ==========================================================================
 log "private dir $tmp"
 {
@@ -585,8 +648,7 @@ for n in "${NS[@]}"; do
 		dists=$DISTS_W
 		[ $op = select ] && dists="uniform zipf"
 		for dist in $dists; do
-			td_case "$n/$op/$dist/normal" $op $dist "$n"
-			[ $PG_OK = 1 ] && pg_case "$n/$op/$dist/off" $op $dist "$n"
+			pair_case "$n/$op/$dist/normal" "$n/$op/$dist/off" $op $dist "$n" 0 0
 			row "$op|$n|$dist|$n/$op/$dist/normal|$n/$op/$dist/off"
 		done
 		if [ $op = select ] && [ "$n" = "$NMAX" ]; then
@@ -596,13 +658,13 @@ for n in "${NS[@]}"; do
 			# that of the write-back the update phases leave behind
 			# (for tenantd and PostgreSQL alike)
 			half=$(awk -v r="${R[$n/select/zipf/normal.rps]}" 'BEGIN { printf "%d", r / 2 }')
-			td_case "half/select" select zipf "$n" "$CONNS" "$half"
 			R[half.target]=$half
+			pghalf=0
 			if [ $PG_OK = 1 ]; then
 				pghalf=$(awk -v r="${R[pg/$n/select/zipf/off.rps]}" 'BEGIN { printf "%d", r / 2 }')
-				pg_case "half/select" select zipf "$n" "$pghalf"
 				R[pg/half.target]=$pghalf
 			fi
+			pair_case "half/select" "half/select" select zipf "$n" "$half" "$pghalf"
 		fi
 	done
 	td_stop
@@ -614,8 +676,7 @@ for n in "${NS[@]}"; do
 	[ $PG_OK = 1 ] && pg_sync on
 	for op in update mix; do
 		for dist in $DISTS_W; do
-			td_case "$n/$op/$dist/full" $op $dist "$n"
-			[ $PG_OK = 1 ] && pg_case "$n/$op/$dist/on" $op $dist "$n"
+			pair_case "$n/$op/$dist/full" "$n/$op/$dist/on" $op $dist "$n" 0 0
 			row "$op|$n|$dist|$n/$op/$dist/full|$n/$op/$dist/on"
 		done
 	done
@@ -689,18 +750,25 @@ fi
 
 # ==========================================================================
 # Report
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 num() { [ -n "$1" ] && printf '%.0f' "$1" || printf -- '-'; }
 ms() { [ -n "$1" ] && us_ms "$1" || printf -- '-'; }
 xr() { if [ "$1" = - ]; then printf -- '-'; else printf '%sx' "$1"; fi; }	# a ratio, "1.23x"
+each() { [ -n "${R[$1.rounds]:-}" ] && [ $ROUNDS -gt 1 ] && printf ' (each round: %s)' "${R[$1.rounds]}"; return 0; }	# key
+rounds_ms() {	# key: each round's p99 in ms, "1.23, 2.34"
+	local i out=
+	for ((i = 1; i <= ROUNDS; i++)); do
+		[ -n "${R[$1.p99#$i]:-}" ] && out+="${out:+, }$(us_ms "${R[$1.p99#$i]}")"
+	done
+	printf '%s' "${out:--}"
+}
 meets() { awk -v v="$1" -v t="$2" -v d="$3" 'BEGIN { if (v == "-" || v == "") print "n/a"; else if ((d == "ge" && v + 0 >= t) || (d == "le" && v + 0 <= t) || (d == "lt" && v + 0 < t)) print "met"; else print "**missed**" }'; }
 
 report() {
 	cat "$tmp/header"
 	echo "end:      $(date -u '+%H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo
-	echo "| workload | tenants | popularity | tenantd (sync, cache cap) | tenantd req/s | p50 ms | p99 ms | cache hits | tenantd CPU | peak RSS MiB | PostgreSQL | PG tx/s | PG p50 ms | PG p99 ms | PG CPU | tenantd/PG |"
-	echo "|---|---|---|---|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|"
+	echo "| workload | tenants | popularity | tenantd (sync, cache cap) | tenantd req/s | p50 ms | p99 ms | cache hits | tenantd CPU | peak RSS MiB | PostgreSQL | PG tx/s | PG p50 ms | PG p99 ms | PG CPU | tenantd/PG | each round |"
+	echo "|---|---|---|---|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|"
 	local r op n dist tk pk
 	for r in "${ROWS[@]}"; do
 		IFS='|' read -r op n dist tk pk <<<"$r"
@@ -712,10 +780,10 @@ report() {
 		fi
 		local flag=""
 		[ "${R[$tk.err]:-0}" != 0 ] && flag=" (${R[$tk.err]} errors)"
-		echo "| $op | $n | $dist | ${R[$tk.conf]} | $(num "${R[$tk.rps]}")$flag | $(ms "${R[$tk.p50]}") | $(ms "${R[$tk.p99]}") | ${R[$tk.hit]}% | ${R[$tk.cpu]}% | ${R[$tk.rss]} | $pgc | $(num "$pr") | $(ms "$p50") | $(ms "$p99") | $pcpu | $rat |"
+		echo "| $op | $n | $dist | ${R[$tk.conf]} | $(num "${R[$tk.rps]}")$flag | $(ms "${R[$tk.p50]}") | $(ms "${R[$tk.p99]}") | ${R[$tk.hit]}% | ${R[$tk.cpu]}% | ${R[$tk.rss]} | $pgc | $(num "$pr") | $(ms "$p50") | $(ms "$p99") | $pcpu | $rat | ${R[$tk.rounds]:--} |"
 	done
 	echo
-	echo "CPU is percent of one core (2 cores = 200%); PostgreSQL CPU counts the postmaster and its backends. bench/load.c and pgbench run on the same cores, over $TRANSPORT sockets."
+	echo "CPU is percent of one core (2 cores = 200%); PostgreSQL CPU counts the postmaster and its backends. bench/load.c and pgbench run on the same cores, over $TRANSPORT sockets. Rows with a PostgreSQL twin ran $ROUNDS round(s) on each server (tenantd, PG, PG, tenantd, ...): the numbers are the means of the rounds (peak RSS the highest), tenantd/PG the ratio of the means, *each round* the ratio within each round."
 	echo
 	echo "Floor (bench/floor.c, one thread, in process, before the load): hot point select $(num "${R[floor.hot_select_ops]}")/s (${R[floor.hot_select_us]} us); cold open + query + close p50 ${R[floor.cold_p50_us]} us, p99 ${R[floor.cold_p99_us]} us ($(num "${R[floor.cold_ops]}")/s); point update $(num "${R[floor.update_normal_ops]}")/s (synchronous=NORMAL), $(num "${R[floor.update_full_ops]}")/s (FULL)."
 	echo
@@ -723,8 +791,9 @@ report() {
 	echo "| other | tenantd | PostgreSQL | tenantd/PG |"
 	echo "|---|--:|--:|--:|"
 	echo "| p99 at half of peak (Zipf select, $NMAX tenants; target rate tenantd ${R[half.target]}/s, PG ${R[pg/half.target]:--}/s): achieved req/s | $(num "${R[$hk.rps]}") | $(num "${R[pg/$hk.rps]:-}") | |"
-	echo "| p50 / p99 ms at half of peak | $(ms "${R[$hk.p50]}") / $(ms "${R[$hk.p99]}") | $(ms "${R[pg/$hk.p50]:-}") / $(ms "${R[pg/$hk.p99]:-}") | |"
-	echo "| seconds of that run in which more than 1% of answers took over 2 ms (\`load --trace\`) | ${R[$hk.slowsecs]:--} | | |"
+	echo "| p50 / p99 ms at half of peak (mean of the rounds) | $(ms "${R[$hk.p50]}") / $(ms "${R[$hk.p99]}") | $(ms "${R[pg/$hk.p50]:-}") / $(ms "${R[pg/$hk.p99]:-}") | |"
+	echo "| p99 ms at half of peak, each round | $(rounds_ms "$hk") | $(rounds_ms "pg/$hk") | |"
+	echo "| seconds of each round in which more than 1% of answers took over 2 ms (\`load --trace\`) | ${R[$hk.slowsecs]:--} | | |"
 	echo "| tenant creation /s, schema null (PG: CREATE SCHEMA + CREATE TABLE, synchronous_commit=on) | $(num "${R[create.null]}") | $(num "${R[pg/create]:-}") | $(ratio "${R[create.null]}" "${R[pg/create]:-}") |"
 	echo "| tenant creation /s, with CREATE TABLE kv (a one-step schema) | $(num "${R[create.kv]}") | $(num "${R[pg/create]:-}") | $(ratio "${R[create.kv]}" "${R[pg/create]:-}") |"
 	echo "| first open of a tenant never opened before, /s (its file made: the kv schema with 100 rows; part of the cost a create used to pay) | $(num "${R[firstopen.rate]}") | | |"
@@ -744,21 +813,21 @@ report() {
 	local k v
 	k=$NMAX/select/zipf
 	v=$(ratio "${R[$k/normal.rps]}" "${R[pg/$k/off.rps]:-}")
-	echo "| point select, $NMAX tenants, Zipf, $CONNS conns: >= 1.0x PostgreSQL | $(xr "$v") | $(meets "$v" 1.0 ge) |"
+	echo "| point select, $NMAX tenants, Zipf, $CONNS conns: >= 1.0x PostgreSQL | $(xr "$v")$(each "$k/normal") | $(meets "$v" 1.0 ge) |"
 	for op in update mix; do
 		for dist in $DISTS_W; do
 			k=$NMAX/$op/$dist
 			v=$(ratio "${R[$k/normal.rps]}" "${R[pg/$k/off.rps]:-}")
-			echo "| $op, $NMAX tenants, $dist, NORMAL vs synchronous_commit=off: >= 1.5x | $(xr "$v") | $(meets "$v" 1.5 ge) |"
+			echo "| $op, $NMAX tenants, $dist, NORMAL vs synchronous_commit=off: >= 1.5x | $(xr "$v")$(each "$k/normal") | $(meets "$v" 1.5 ge) |"
 			v=$(ratio "${R[$k/full.rps]}" "${R[pg/$k/on.rps]:-}")
-			echo "| $op, $NMAX tenants, $dist, FULL vs synchronous_commit=on: >= 1.5x | $(xr "$v") | $(meets "$v" 1.5 ge) |"
+			echo "| $op, $NMAX tenants, $dist, FULL vs synchronous_commit=on: >= 1.5x | $(xr "$v")$(each "$k/full") | $(meets "$v" 1.5 ge) |"
 		done
 	done
 	echo "| cold-tenant latency <= 3x the open + query + close floor (with as many files open as the daemon's cache) | $(xr "$cold_ratio") | $(meets "$cold_ratio" 3 le) |"
 	v=${R[mem.per]}
 	echo "| <= 64 KiB RSS per idle handle at ${R[mem.handles]} handles | $v KiB | $(meets "$v" 64 le) |"
 	v=$(us_ms "${R[$hk.p99]}")
-	echo "| p99 at half of peak < 2 ms | $v ms | $(meets "$v" 2 lt) |"
+	echo "| p99 at half of peak < 2 ms | $v ms$([ $ROUNDS -gt 1 ] && echo " (each round: $(rounds_ms "$hk") ms)") | $(meets "$v" 2 lt) |"
 	v=$(ratio "${R[create.null]}" "${R[pg/create]:-}")
 	echo "| tenant creation >= 10x PostgreSQL schema-per-tenant | $(xr "$v") (schema null), $(xr "$(ratio "${R[create.kv]}" "${R[pg/create]:-}")") (with table) | $(meets "$v" 10 ge) |"
 	[ $ERRORS -eq 0 ] || { echo; echo "**$ERRORS errors during the runs: see the warnings above; the numbers are suspect.**"; }
