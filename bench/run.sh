@@ -153,7 +153,7 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	[ -n "$CHILD" ] && kill_group "$CHILD" TERM
-	td_stop
+	td_stop 15
 	pg_stop
 	if [ $KEEP = 1 ]; then
 		log "kept $tmp"
@@ -217,11 +217,27 @@ td_start() {	# datadir tenantd-args...
 	fi
 }
 
-td_stop() {
+# Stop the daemon and wait for it: a clean stop leaves every open tenant's
+# file complete and its WAL empty, and the next daemon's cold opens (phase
+# 3) depend on that; a daemon killed instead leaves WALs that each open
+# reads back (twice the cold-open time).  So the wait is long, the longest
+# stop is in the report, and a kill is said there.
+TD_STOP_MAX=0
+TD_KILLED=0
+td_stop() {	# [seconds to wait before SIGKILL, default 120]
+	local t0 s
 	[ -n "$TD_PID" ] || return 0
+	t0=$(date +%s.%N)
 	kill_group $TD_PID TERM
-	wait_gone $TD_PID 15 || kill_group $TD_PID KILL
+	if ! wait_gone $TD_PID "${1:-120}"; then
+		kill_group $TD_PID KILL
+		TD_KILLED=$((TD_KILLED + 1))
+		log "tenantd did not stop in ${1:-120} s: killed (its WALs are left for the next opens to read back)"
+	fi
 	wait $TD_PID 2>/dev/null || true
+	s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+	log "tenantd stopped in $s s"
+	TD_STOP_MAX=$(awk -v a="$TD_STOP_MAX" -v b="$s" 'BEGIN { print (b > a ? b : a) }')
 	TD_PID=
 }
 
@@ -766,6 +782,7 @@ meets() { awk -v v="$1" -v t="$2" -v d="$3" 'BEGIN { if (v == "-" || v == "") pr
 report() {
 	cat "$tmp/header"
 	echo "end:      $(date -u '+%H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "stops:    the slowest tenantd stop (SIGTERM to exit, every open tenant's WAL put into its file) took $TD_STOP_MAX s$([ "$TD_KILLED" -gt 0 ] && echo "; **$TD_KILLED stop(s) timed out and were killed**: the daemon after it read WALs back on its opens")"
 	echo
 	echo "| workload | tenants | popularity | tenantd (sync, cache cap) | tenantd req/s | p50 ms | p99 ms | cache hits | tenantd CPU | peak RSS MiB | PostgreSQL | PG tx/s | PG p50 ms | PG p99 ms | PG CPU | tenantd/PG | each round |"
 	echo "|---|---|---|---|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|"

@@ -293,6 +293,36 @@ exec_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	return (SQLITE_OK);
 }
 
+/*
+ * Copy h's WAL into its database file without syncing either, and leave
+ * the WAL as it is (shutdown: cache_shutdown syncs every file at once
+ * after this, then empties the WALs).  Returns the WAL's frame count (0:
+ * nothing to copy), or -1 if the checkpoint failed.
+ */
+int
+exec_wal_backfill(struct handle *h)
+{
+	int	nlog = 0, nckpt = 0, rc;
+
+	if (h->db == NULL)
+		return (0);
+	h->internal = 1;	/* tenant SQL may not set it: the authorizer */
+	sqlite3_exec(h->db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
+	rc = sqlite3_wal_checkpoint_v2(h->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	    &nlog, &nckpt);
+	if (rc != SQLITE_OK)
+		log_warnx("tenant %s: checkpoint: %s", h->le.key,
+		    sqlite3_errmsg(h->db));
+	/* Whatever it did not copy, the next checkpoint copies and syncs. */
+	sqlite3_exec(h->db, cfg.synchronous_full && !durable_active() ?
+	    "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", NULL, NULL,
+	    NULL);
+	h->internal = 0;
+	if (rc != SQLITE_OK)
+		return (-1);
+	return (nlog > 0 ? nlog : 0);
+}
+
 /* The checkpoint a fast-path commit left due (a worker). */
 void
 exec_checkpoint(struct handle *h)
