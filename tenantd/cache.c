@@ -164,6 +164,24 @@ handle_close_clean(struct handle *h)
 	handle_close_db(h);
 }
 
+/*
+ * Close a handle evicted to make room.  A WAL of CACHE_EVICT_CKPT_FRAMES
+ * frames or more is put into the file first (handle_close_clean): every
+ * later open would read it all back to rebuild its index, about 1.3 us a
+ * frame (a 900-frame WAL: 1.35 ms per open against 0.12 ms), for as long as
+ * the tenant is only read.  A smaller one stays: the checkpoint's two
+ * fsyncs cost more than reading it back a few times.
+ */
+#define CACHE_EVICT_CKPT_FRAMES	256
+void
+handle_close_evicted(struct handle *h)
+{
+	if (h->db != NULL && h->wal_frames >= CACHE_EVICT_CKPT_FRAMES)
+		handle_close_clean(h);
+	else
+		handle_close_db(h);
+}
+
 void
 handle_free(struct handle *h)
 {

@@ -455,6 +455,8 @@ struct handle {
 	int			 ckpt_due;	/* [worker] WAL checkpoint owed */
 	int			 wal_restart;	/* [worker] next commit starts
 						 * the WAL over (an fsync) */
+	int			 wal_frames;	/* [worker] in the WAL at the
+						 * last commit */
 	uint64_t		 deadline_us;	/* [worker] statement deadline */
 	struct job_list		 jobs;		/* [loop] queued */
 	struct job		*running;	/* [loop] */
@@ -485,6 +487,7 @@ void		 cache_victim_free(struct job *);
 void		 cache_victim_gone(void);
 void		 cache_batch_done(struct job *);
 void		 handle_close_clean(struct handle *);
+void		 handle_close_evicted(struct handle *);
 struct handle	*cache_claim(struct job *);
 void		 cache_unclaim(struct job *, int);
 struct handle	*cache_find(const char *, size_t);

@@ -128,7 +128,7 @@ worker_close_victim(struct loop *l, struct handle *victim)
 {
 	struct job	*v;
 
-	handle_close_db(victim);
+	handle_close_evicted(victim);
 	v = xcalloc(1, sizeof *v);
 	v->arg = victim;
 	v->done = cache_victim_free;
@@ -278,7 +278,7 @@ worker_push(struct job *j)
 
 	if (workers == NULL && runq_stop) {
 		if (j->victim != NULL) {
-			handle_close_db(j->victim);
+			handle_close_evicted(j->victim);
 			handle_free(j->victim);
 			cache_victim_gone();
 			j->victim = NULL;

@@ -1,7 +1,8 @@
 // Closing a handle does not checkpoint (exec_open: an LRU eviction would
 // otherwise pay two fsyncs on every miss).  What that must not cost: an
 // evicted tenant's committed writes stay in its WAL and come back on the
-// next open, after a crash too, and the sqlite3 shell reads them; a clean
+// next open, after a crash too, and the sqlite3 shell reads them (unless
+// the WAL holds 256 frames or more: then the eviction checkpoints); a clean
 // shutdown leaves the cached tenants' files complete, and an import never
 // lets the old WAL into the new file.  With many tenants open the shutdown
 // copies every WAL first, syncs once, and only then empties the WALs
@@ -47,6 +48,28 @@ await run(async (t, keep) => {
   t.ok(walSize(d.data, 'wa') > 0,
     `its close did not checkpoint: the WAL still holds its commits (${walSize(d.data, 'wa')} bytes)`);
   t.is(await count('wa'), 50, 'reopened, wa has all 50 rows (read back from its WAL)');
+
+  // A WAL of 256 frames or more is put into the file before an eviction
+  // closes it: each later open would read all of it back.
+  const r = await d.admin('POST', '/v1/tenants', { id: 'wbig', schema: null });
+  if (r.status !== 201) throw new Error(`create wbig: ${r.status} ${r.text}`);
+  await p('wbig', 'CREATE TABLE t (x INTEGER)');
+  const requests = [];
+  for (let i = 0; i < 300; i++) requests.push({ type: 'execute', stmt: { sql: `INSERT INTO t VALUES (${i})` } });
+  requests.push({ type: 'close' });
+  const big = await fetch(`${d.url}/t/wbig/v2/pipeline`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requests }),
+  });
+  t.is(big.status, 200, '300 commits to wbig, one pipeline');
+  t.ok(walSize(d.data, 'wbig') >= 300 * 4096, `wbig's WAL holds 300 frames or more (${walSize(d.data, 'wbig')} bytes)`);
+  // Three other tenants through a cache of two: wbig is evicted.
+  for (const id of ['wa', 'wb', 'wc']) await p(id, 'SELECT 1');
+  // A victim is closed after the answer that evicted it is sent: wait
+  // until no more than the cap's two files are open.
+  for (let i = 0; i < 500 && (await d.metrics()).tenantd_open_handles > 2; i++)
+    await new Promise((res) => setTimeout(res, 10));
+  t.is(walSize(d.data, 'wbig'), 0, 'evicted with 300 frames, its WAL was put into the file and emptied');
+  t.is(await count('wbig'), 300, 'reopened, wbig has all 300 rows');
 
   // A crash right after another eviction: the WAL is the only copy of the
   // last commits, and the next daemon reads them.
