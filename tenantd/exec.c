@@ -201,9 +201,9 @@ exec_limits(sqlite3 *db)
 	sqlite3_limit(db, SQLITE_LIMIT_WORKER_THREADS, 0);
 }
 
-/* The size quota (--max-tenant-size) as a page count. */
+/* The size quota (--max-tenant-size) as a page count; *pagesz is set. */
 static int
-exec_quota(sqlite3 *db)
+exec_quota(sqlite3 *db, long long *pagesz)
 {
 	sqlite3_stmt	*st;
 	char		 sql[64];
@@ -215,6 +215,7 @@ exec_quota(sqlite3 *db)
 	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0)
 		psz = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
+	*pagesz = psz;
 	snprintf(sql, sizeof sql, "PRAGMA max_page_count=%llu",
 	    (unsigned long long)(cfg.max_tenant_bytes / (uint64_t)psz));
 	return (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1);
@@ -481,6 +482,9 @@ exec_open(struct handle *h, char *err, size_t errlen)
 	struct tenant_rec	 rec;
 	struct migrate_error	 merr;
 	struct stat		 sb;
+	sqlite3_file		*wal;
+	sqlite3_int64		 walsz;
+	long long		 pagesz;
 	char			 pragmas[256];
 	char			*msg = NULL;
 	int			 rc, counted = 0, ret = -1, version;
@@ -565,11 +569,21 @@ exec_open(struct handle *h, char *err, size_t errlen)
 		sqlite3_free(msg);
 		goto fail;
 	}
-	if (exec_quota(h->db) != 0) {
+	if (exec_quota(h->db, &pagesz) != 0) {
 		snprintf(err, errlen, "cannot set the size quota: %s",
 		    sqlite3_errmsg(h->db));
 		goto fail;
 	}
+	/*
+	 * Frames a WAL holds from before this open (an eviction that left
+	 * them, a crash) count toward the eviction's checkpoint
+	 * (handle_close_evicted) before any commit here: from the file's
+	 * size, which a reused WAL may have past its last valid frame.
+	 */
+	if (sqlite3_file_control(h->db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
+	    &wal) == SQLITE_OK && wal != NULL && wal->pMethods != NULL &&
+	    wal->pMethods->xFileSize(wal, &walsz) == SQLITE_OK && walsz > 32)
+		h->wal_frames = (int)((walsz - 32) / (pagesz + 24));
 	if (!rec.materialized) {
 		/* Made just now at rec.version, or found (made before a
 		 * crash): its own migration record says where it is. */

@@ -62,14 +62,30 @@ await run(async (t, keep) => {
   });
   t.is(big.status, 200, '300 commits to wbig, one pipeline');
   t.ok(walSize(d.data, 'wbig') >= 300 * 4096, `wbig's WAL holds 300 frames or more (${walSize(d.data, 'wbig')} bytes)`);
-  // Three other tenants through a cache of two: wbig is evicted.
-  for (const id of ['wa', 'wb', 'wc']) await p(id, 'SELECT 1');
-  // A victim is closed after the answer that evicted it is sent: wait
-  // until no more than the cap's two files are open.
-  for (let i = 0; i < 500 && (await d.metrics()).tenantd_open_handles > 2; i++)
-    await new Promise((res) => setTimeout(res, 10));
+  // Three other tenants through a cache of two evict wbig.  A victim is
+  // closed after the answer that evicted it is sent: wait until no more
+  // than the cap's two files are open.
+  const evictBig = async () => {
+    for (const id of ['wa', 'wb', 'wc']) await p(id, 'SELECT 1');
+    for (let i = 0; i < 500 && (await d.metrics()).tenantd_open_handles > 2; i++)
+      await new Promise((res) => setTimeout(res, 10));
+  };
+  await evictBig();
   t.is(walSize(d.data, 'wbig'), 0, 'evicted with 300 frames, its WAL was put into the file and emptied');
   t.is(await count('wbig'), 300, 'reopened, wbig has all 300 rows');
+  // The same WAL left by a crash, and the tenant only read after it: the
+  // frames it had before its open count too.
+  const again = await fetch(`${d.url}/t/wbig/v2/pipeline`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requests }),
+  });
+  t.is(again.status, 200, '300 more commits to wbig');
+  await d.kill9();
+  await d.start();
+  t.is(await count('wbig'), 600, 'after kill -9 wbig has all 600 rows (read back from its WAL)');
+  t.ok(walSize(d.data, 'wbig') >= 300 * 4096, 'its WAL still holds the frames');
+  await evictBig();
+  t.is(walSize(d.data, 'wbig'), 0, 'evicted without a commit since its open, its WAL was still put into the file');
+  t.is(await count('wbig'), 600, 'reopened, wbig has all 600 rows');
 
   // A crash right after another eviction: the WAL is the only copy of the
   // last commits, and the next daemon reads them.
