@@ -306,14 +306,14 @@ exec_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 int
 exec_wal_backfill(struct handle *h)
 {
-	int	nlog = 0, nckpt = 0, rc;
+	int	nlog = 0, rc;
 
 	if (h->db == NULL)
 		return (0);
 	h->internal = 1;	/* tenant SQL may not set it: the authorizer */
 	sqlite3_exec(h->db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
 	rc = sqlite3_wal_checkpoint_v2(h->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-	    &nlog, &nckpt);
+	    &nlog, NULL);
 	if (rc != SQLITE_OK)
 		log_warnx("tenant %s: checkpoint: %s", h->le.key,
 		    sqlite3_errmsg(h->db));
