@@ -240,19 +240,45 @@ cache_kick(struct handle *h)
 	worker_push(j);
 }
 
+/* Take h's trim off the run queue if no worker has started it: 1 if so. */
+static int
+trim_cancel(struct handle *h)
+{
+	if (h->running == NULL || h->running->run != trim_run ||
+	    !worker_cancel_background(h->running))
+		return (0);
+	free(h->running);
+	h->running = NULL;
+	trims_running--;
+	lru_unpin(&table, &h->le);
+	return (1);
+}
+
+/*
+ * A stop has begun: the trims still queued will not run (the stop closes
+ * every handle, cache_shutdown) and no new ones start (cache_trim_idle).
+ * The stop waits for the jobs in flight, and each tick used to queue the
+ * next trims before that check: with more idle handles than a tick trims,
+ * a stop that found any job running sat out its whole grace period.
+ */
+void
+cache_stop_upkeep(void)
+{
+	struct lru_entry	*e;
+	size_t			 pos;
+
+	for (e = lru_first(&table, &pos); e != NULL;
+	    e = lru_next(&table, e, &pos))
+		(void)trim_cancel((struct handle *)e);
+}
+
 /* Queue j on h (forced jobs go first) and run it when h is free. */
 void
 cache_submit(struct handle *h, struct job *j)
 {
 	/* A trim still waiting for a worker gives way: the tenant is not
 	 * idle any more. */
-	if (h->running != NULL && h->running->run == trim_run &&
-	    worker_cancel_background(h->running)) {
-		free(h->running);
-		h->running = NULL;
-		trims_running--;
-		lru_unpin(&table, &h->le);
-	}
+	(void)trim_cancel(h);
 	j->h = h;
 	if (j->loop == NULL)
 		j->loop = loop_self;	/* its done runs where it came from */
@@ -475,8 +501,8 @@ cache_trim_idle(uint64_t now)
 	uint64_t		 after = (uint64_t)cfg.idle_release_s * 1000000;
 	int			 n = 0;
 
-	if (cfg.idle_release_s == 0)
-		return;
+	if (cfg.idle_release_s == 0 || server_shutting_down())
+		return;		/* a stop closes every handle anyway */
 	if (trims_running == 0 && trims_since_malloc_trim > 0 &&
 	    (last_malloc_trim == 0 ||
 	    now - last_malloc_trim >= CACHE_MALLOC_TRIM_US)) {

@@ -158,6 +158,14 @@ metrics_render(struct buf *b)
 	buf_addf(b, "# HELP tenantd_connections Open client connections.\n"
 	    "# TYPE tenantd_connections gauge\ntenantd_connections %zu\n",
 	    http_conn_count());
+	buf_addf(b, "# HELP tenantd_requests_in_flight Requests read and not "
+	    "answered yet (this one included).\n# TYPE "
+	    "tenantd_requests_in_flight gauge\ntenantd_requests_in_flight "
+	    "%zu\n", http_inflight());
+	buf_addf(b, "# HELP tenantd_jobs_in_flight Work handed to the worker "
+	    "threads and not done yet (requests, opens, checkpoints, idle "
+	    "releases).\n# TYPE tenantd_jobs_in_flight gauge\n"
+	    "tenantd_jobs_in_flight %zu\n", worker_inflight());
 	pthread_mutex_lock(&stats_mtx);
 	buf_adds(b, "# HELP tenantd_requests_total Requests by route and "
 	    "status.\n# TYPE tenantd_requests_total counter\n");

@@ -50,8 +50,9 @@ maybe_exit_loop(void)
 	    time_mono_us() - shutdown_started >
 	    (uint64_t)SHUTDOWN_GRACE_S * 1000000) {
 		if (worker_inflight() > 0 || http_inflight() > 0)
-			log_warnx("shutdown: %zu requests still running after "
-			    "%d s; stopping anyway", http_inflight(),
+			log_warnx("shutdown: %zu requests and %zu worker jobs "
+			    "still running after %d s; stopping anyway",
+			    http_inflight(), worker_inflight(),
 			    SHUTDOWN_GRACE_S);
 		event_base_loopexit(server_base, NULL);
 	}
@@ -84,6 +85,7 @@ sig_cb(evutil_socket_t sig, short what, void *arg)
 		log_info("%s: shutting down", sig == SIGTERM ? "SIGTERM" :
 		    "SIGINT");
 		server_set_shutdown();
+		cache_stop_upkeep();
 		shutdown_started = time_mono_us();
 		http_stop_listening();
 		maybe_exit_loop();

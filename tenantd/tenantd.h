@@ -498,6 +498,7 @@ void		 cache_tick(void);
 void		 cache_shrink(void);
 size_t		 cache_cap(void);
 size_t		 cache_count(void);
+void		 cache_stop_upkeep(void);
 void		 cache_shutdown(void);
 int		 cache_busy_id(const char *, size_t);
 void		 cache_busy_add(const char *, size_t);
