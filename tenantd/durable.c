@@ -37,7 +37,8 @@
  * recovery takes it from there.
  *
  * The log is two files used in turn (commit-log-0/1).  When the one
- * being written passes CLOG_SWITCH_BYTES, writing moves to the other
+ * being written passes --commit-log-mib (CLOG_SWITCH_BYTES by default),
+ * writing moves to the other
  * (once it is empty) and a second thread makes the full one redundant:
  * a syncfs of the data dir's file system puts every tenant file on disk,
  * then the log is marked empty (clog_empty).  A tenant whose files are deleted or
@@ -916,6 +917,8 @@ durable_init(void (*fn)(void))
 		log_warnx("TENANTD_TEST_LOSE_WAL_WRITES: tenant WAL writes "
 		    "reach the commit log only (a test of its replay)");
 	}
+	if (cfg.commit_log_mib > 0)	/* --commit-log-mib */
+		switch_bytes = (uint64_t)cfg.commit_log_mib << 20;
 	/* Tests of switching and reusing the logs: a smaller size. */
 	if ((env = getenv("TENANTD_TEST_COMMIT_LOG_BYTES")) != NULL &&
 	    strtoull(env, NULL, 10) >= 4096)

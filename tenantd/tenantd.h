@@ -63,6 +63,7 @@ struct config {
 	int		 busy_timeout_ms;
 	int		 synchronous_full;
 	int		 group_commit;	/* at full: syncfs rounds (durable.c) */
+	int		 commit_log_mib; /* each commit log's switch size */
 	int		 cache_kib;
 	int		 idle_release_s;	/* 0: keep page caches */
 	int		 shared_files;	/* unix VFS, not exclvfs.c */

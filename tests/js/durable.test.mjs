@@ -7,7 +7,8 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { run, startDaemon } from './lib.mjs';
+import { spawnSync } from 'node:child_process';
+import { run, startDaemon, TENANTD } from './lib.mjs';
 
 const logs = (d) => [0, 1].map((i) => join(d.data, `commit-log-${i}`));
 const logBytes = (d) => logs(d).reduce((n, p) => n + (existsSync(p) ? statSync(p).size : 0), 0);
@@ -196,4 +197,32 @@ await run(async (t, keep) => {
   t.ok(!('tenantd_sync_rounds_total' in await d.metrics()), '--no-group-commit: no sync metrics');
   ex = await d.stop();
   t.is(ex.code, 0, 'stopped cleanly');
+
+  // --commit-log-mib: where the logs switch (and a syncfs empties the full
+  // one), and so how much disk they take.  24 commits of a 1 MB blob log
+  // about 24 MB: past a 16 MiB log.
+  const g = await startDaemon(['--synchronous', 'full', '--commit-log-mib', '16']);
+  keep(g);
+  const r = await g.admin('POST', '/v1/tenants', { id: 'gb', schema: null });
+  if (r.status !== 201) throw new Error(`create gb: ${r.status} ${r.text}`);
+  await g.sql('gb', 'CREATE TABLE b (x BLOB)');
+  for (let i = 0; i < 24; i++) await g.sql('gb', 'INSERT INTO b VALUES (randomblob(1000000))');
+  for (let i = 0; (await g.metrics()).tenantd_sync_log_resets_total < 1; i++) {
+    if (i > 6000) throw new Error('the 16 MiB log was never switched and emptied');
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  t.ok(true, '--commit-log-mib 16: ~24 MB of commits switched the logs and emptied the full one');
+  const sizes = logs(g).map((f) => (existsSync(f) ? statSync(f).size : 0));
+  t.ok(sizes.every((n) => n < 32 << 20),
+    `each log stays near 16 MiB, written ahead by at most 4 MiB (${sizes.join(', ')} bytes; 260 MiB each by default)`);
+  await g.kill9();
+  await g.start();
+  t.is(Number((await g.sql('gb', 'SELECT count(*) FROM b WHERE length(x) = 1000000')).rows[0][0].value), 24,
+    'after a kill -9, all 24 blobs are there');
+  t.is((await g.sql('gb', 'PRAGMA integrity_check')).rows[0][0].value, 'ok', 'and the database is intact');
+  const bad = spawnSync(TENANTD, ['--synchronous', 'full', '--commit-log-mib', '8', '-D', join(g.tmp, 'never')],
+    { encoding: 'utf8' });
+  t.ok(bad.status === 2 && /commit-log-mib.*16 to 65536/.test(bad.stderr),
+    `--commit-log-mib below 16 is refused with a clear error (exit ${bad.status}: ${bad.stderr.split('\n')[0]})`);
 });
+
