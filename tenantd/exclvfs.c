@@ -31,6 +31,9 @@
  * - The WAL index in heap memory, shared by the file's connections, with
  *   SQLite's eight WAL locks kept between them (unixShmLock's rules); the
  *   barrier is a full fence.
+ * - The WAL index kept when the last connection closes while the WAL still
+ *   holds frames, for the next open of the file to take over instead of
+ *   rebuilding it (below, "kept WAL indexes").
  *
  * A WAL file gets a descriptor of its own and no locks, is made with its
  * database's permissions (and owner, when run as root), and its directory
@@ -45,6 +48,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* F_OFD_SETLK */
 #endif
+#include <sys/queue.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -111,6 +115,28 @@ struct xfile {
 	int		 chunk;		/* SQLITE_FCNTL_CHUNK_SIZE */
 	struct xshm	*shm;
 	const char	*path;		/* SQLite keeps it until xClose */
+};
+
+/*
+ * A WAL index kept after its file's last connection closed: the regions,
+ * and the database file and WAL as they were then.
+ */
+struct fstamp {
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtime;
+	struct timespec	 ctime;
+};
+
+struct xkept {
+	struct xkept		*next;		/* [kept_mtx] hash chain */
+	TAILQ_ENTRY(xkept)	 lru;		/* [kept_mtx] */
+	struct fstamp		 db;
+	struct fstamp		 wal;
+	void			**regions;
+	int			 nregions;
+	int			 region_size;
 };
 
 static sqlite3_vfs	 excl_vfs;
@@ -583,7 +609,7 @@ wal_db_mode(const char *path, struct stat *sb)
 static int
 wal_open(const char *path, struct xfile *xf, int flags, int *out_flags)
 {
-	struct stat	 sb;
+	struct stat	 sb, wsb;
 	mode_t		 mode = 0644;
 	int		 oflags = O_RDWR, owner = 0;
 
@@ -606,7 +632,10 @@ wal_open(const char *path, struct xfile *xf, int flags, int *out_flags)
 	}
 	if (xf->fd == -1)
 		return (SQLITE_CANTOPEN);
-	if (owner && geteuid() == 0)
+	/* Only if it differs: a chown moves the file's change time even to
+	 * the same owner, and a kept WAL index checks that time. */
+	if (owner && geteuid() == 0 && fstat(xf->fd, &wsb) == 0 &&
+	    (wsb.st_uid != sb.st_uid || wsb.st_gid != sb.st_gid))
 		(void)fchown(xf->fd, sb.st_uid, sb.st_gid);
 	xf->flags = F_PSOW;
 	if (flags & SQLITE_OPEN_CREATE)
@@ -736,6 +765,340 @@ db_check_reserved(sqlite3_file *f, int *out)
 	return (SQLITE_OK);
 }
 
+/* ---- database files: kept WAL indexes ------------------------------------------ */
+
+/*
+ * When a file's last connection lets go of its WAL index (the handle
+ * cache evicted or trimmed the tenant, a backup finished), the index is
+ * freed, and the next open of the file rebuilds it by reading the whole
+ * WAL back, one pread and one checksum per frame (SQLite's
+ * walIndexRecover): about 1.3 us a frame, 50 us for a 40-frame WAL, on
+ * every reopen for as long as the tenant is only read.  Instead, an index
+ * whose WAL still holds frames is kept here, with the size and times of
+ * the database file and the WAL, and the next open of the same file (same
+ * device and inode) takes it over at its first map, so SQLite finds a
+ * valid index and reads nothing back.
+ *
+ * A kept index is only handed over if nothing wrote either file
+ * meanwhile: no other process (tenantd's lock is gone once the file is
+ * closed: a sqlite3 shell, tenantctl offline), no other inode under the
+ * same number.  Both files must have the same inode number, size,
+ * modification and change times as when the index was kept (a write or a
+ * truncation moves the times; utimensat cannot set a change time), and the
+ * WAL must still begin with the index's salts and end, at the index's last
+ * frame, with a commit frame of those salts and the index's checksum.  A
+ * WAL written over by anyone since fails one of these; its index is
+ * dropped and SQLite rebuilds it from the file, as without keeping.
+ *
+ * At most KEPT_MAX indexes and KEPT_BYTES of them are kept, the least
+ * recently kept dropped first (one 32 KiB region per 4,062 frames).
+ */
+#define KEPT_MAX	1024
+#define KEPT_BYTES	((size_t)32 << 20)
+#define KEPT_BUCKETS	2048		/* a power of 2 */
+
+/* SQLite's WAL index header (walformat.html): the first of its two copies
+ * at the start of region 0, in native byte order. */
+#define IDX_HDR_SIZE	48
+#define IDX_ISINIT	12
+#define IDX_PGSZ	14
+#define IDX_MXFRAME	16
+#define IDX_FRAMECK	24
+#define IDX_SALT	32
+/* The WAL file's header and a frame's (big-endian). */
+#define WALF_HDR	32
+#define WALF_FRAME_HDR	24
+#define WALF_SALT	16
+#define FRAME_NTRUNC	4
+#define FRAME_SALT	8
+#define FRAME_CKSUM	16
+
+static pthread_mutex_t	 kept_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct xkept	*kept_tab[KEPT_BUCKETS];	/* [kept_mtx] */
+static TAILQ_HEAD(xkept_lru, xkept) kept_lru =
+    TAILQ_HEAD_INITIALIZER(kept_lru);
+static size_t		 kept_n, kept_bytes;		/* [kept_mtx] */
+static _Atomic uint64_t	 kept_reused, kept_stale;
+
+static size_t
+kept_slot(dev_t dev, ino_t ino)
+{
+	return (reg_slot(dev, ino, KEPT_BUCKETS));
+}
+
+static void
+stamp_of(const struct stat *sb, struct fstamp *st)
+{
+	memset(st, 0, sizeof *st);
+	st->dev = sb->st_dev;
+	st->ino = sb->st_ino;
+	st->size = sb->st_size;
+	st->mtime = sb->st_mtim;
+	st->ctime = sb->st_ctim;
+}
+
+static int
+stamp_same(const struct fstamp *a, const struct fstamp *b)
+{
+	return (a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime.tv_sec == b->mtime.tv_sec &&
+	    a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	    a->ctime.tv_sec == b->ctime.tv_sec &&
+	    a->ctime.tv_nsec == b->ctime.tv_nsec);
+}
+
+static uint32_t
+idx_u32(const unsigned char *hdr, int off)
+{
+	uint32_t	v;
+
+	memcpy(&v, hdr + off, sizeof v);
+	return (v);
+}
+
+static uint32_t
+be32(const unsigned char *p)
+{
+	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | (uint32_t)p[3]);
+}
+
+/* The page size an index header records (1 is 65536). */
+static uint32_t
+idx_page_size(const unsigned char *hdr)
+{
+	uint16_t	v;
+
+	memcpy(&v, hdr + IDX_PGSZ, sizeof v);
+	return ((uint32_t)(v & 0xfe00) + ((uint32_t)(v & 1) << 16));
+}
+
+/* A WAL's name: the database file's with "-wal"; 0, or -1 if too long. */
+static int
+wal_name(const char *db, char *out, size_t outsz)
+{
+	int	n = snprintf(out, outsz, "%s-wal", db);
+
+	return (n < 0 || (size_t)n >= outsz ? -1 : 0);
+}
+
+static void
+kept_free(struct xkept *k)
+{
+	int	i;
+
+	for (i = 0; i < k->nregions; i++)
+		free(k->regions[i]);
+	free(k->regions);
+	free(k);
+}
+
+/* Take k out of the table and the list.  [kept_mtx] */
+static void
+kept_unlink(struct xkept *k)
+{
+	struct xkept	**pp;
+
+	for (pp = &kept_tab[kept_slot(k->db.dev, k->db.ino)]; *pp != k;
+	    pp = &(*pp)->next)
+		;
+	*pp = k->next;
+	TAILQ_REMOVE(&kept_lru, k, lru);
+	kept_n--;
+	kept_bytes -= (size_t)k->nregions * (size_t)k->region_size;
+}
+
+/* The kept index of the file (dev, ino), taken out; NULL if none. */
+static struct xkept *
+kept_take(dev_t dev, ino_t ino)
+{
+	struct xkept	*k;
+
+	pthread_mutex_lock(&kept_mtx);
+	for (k = kept_tab[kept_slot(dev, ino)]; k != NULL; k = k->next)
+		if (k->db.dev == dev && k->db.ino == ino)
+			break;
+	if (k != NULL)
+		kept_unlink(k);
+	pthread_mutex_unlock(&kept_mtx);
+	return (k);
+}
+
+/*
+ * Keep x's WAL index, at its last unmap (x->mtx held; path is the database
+ * file's).  Returns 0 if kept (x's regions are the kept record's now), -1
+ * if there is nothing worth keeping (an empty WAL, no WAL) or no memory.
+ */
+static int
+kept_put(struct xinode *x, const char *path)
+{
+	const unsigned char	*hdr;
+	struct xkept		*k, *old, *drop = NULL;
+	struct stat		 sb;
+	char			 wal[1100];
+	uint32_t		 mx, pgsz;
+	size_t			 s;
+
+	if (x->nregions < 1 || x->region_size < 2 * IDX_HDR_SIZE ||
+	    path == NULL)
+		return (-1);
+	hdr = x->regions[0];
+	mx = idx_u32(hdr, IDX_MXFRAME);
+	pgsz = idx_page_size(hdr);
+	/* Initialised, both copies alike (no writer stopped half-way), and
+	 * frames in the WAL. */
+	if (hdr[IDX_ISINIT] != 1 || mx == 0 || pgsz < 512 ||
+	    memcmp(hdr, hdr + IDX_HDR_SIZE, IDX_HDR_SIZE) != 0)
+		return (-1);
+	if ((k = calloc(1, sizeof *k)) == NULL)
+		return (-1);
+	if (fstat(x->fd, &sb) == -1)
+		goto fail;
+	stamp_of(&sb, &k->db);
+	if (wal_name(path, wal, sizeof wal) == -1 || stat(wal, &sb) == -1 ||
+	    !S_ISREG(sb.st_mode) || sb.st_size < (off_t)WALF_HDR +
+	    (off_t)mx * (off_t)(pgsz + WALF_FRAME_HDR))
+		goto fail;
+	stamp_of(&sb, &k->wal);
+	k->regions = x->regions;
+	k->nregions = x->nregions;
+	k->region_size = x->region_size;
+	s = (size_t)k->nregions * (size_t)k->region_size;
+	if (s > KEPT_BYTES)
+		goto fail;
+
+	pthread_mutex_lock(&kept_mtx);
+	for (old = kept_tab[kept_slot(k->db.dev, k->db.ino)]; old != NULL;
+	    old = old->next)
+		if (old->db.dev == k->db.dev && old->db.ino == k->db.ino)
+			break;
+	if (old != NULL) {
+		kept_unlink(old);
+		old->next = drop;
+		drop = old;
+	}
+	k->next = kept_tab[kept_slot(k->db.dev, k->db.ino)];
+	kept_tab[kept_slot(k->db.dev, k->db.ino)] = k;
+	TAILQ_INSERT_HEAD(&kept_lru, k, lru);
+	kept_n++;
+	kept_bytes += s;
+	while (kept_n > KEPT_MAX || kept_bytes > KEPT_BYTES) {
+		old = TAILQ_LAST(&kept_lru, xkept_lru);
+		kept_unlink(old);
+		old->next = drop;
+		drop = old;
+	}
+	pthread_mutex_unlock(&kept_mtx);
+	while ((old = drop) != NULL) {
+		drop = old->next;
+		kept_free(old);
+	}
+	return (0);
+fail:
+	free(k);
+	return (-1);
+}
+
+/* 0 if the WAL at path still is what k's index describes. */
+static int
+kept_check_wal(const struct xkept *k, const char *path)
+{
+	const unsigned char	*hdr = k->regions[0];
+	unsigned char		 b[WALF_HDR];
+	struct stat		 sb;
+	struct fstamp		 st;
+	char			 wal[1100];
+	uint32_t		 mx = idx_u32(hdr, IDX_MXFRAME);
+	uint32_t		 pgsz = idx_page_size(hdr);
+	off_t			 off;
+	int			 fd, rc = -1;
+
+	if (wal_name(path, wal, sizeof wal) == -1 ||
+	    (fd = open_fd(wal, O_RDONLY | O_NOFOLLOW, 0)) == -1)
+		return (-1);
+	if (fstat(fd, &sb) == -1)
+		goto out;
+	stamp_of(&sb, &st);
+	if (!stamp_same(&st, &k->wal))
+		goto out;
+	/* The WAL's own header: the index's salts. */
+	if (pread(fd, b, WALF_HDR, 0) != WALF_HDR ||
+	    (be32(b) & 0xfffffffe) != 0x377f0682 ||
+	    memcmp(b + WALF_SALT, hdr + IDX_SALT, 8) != 0)
+		goto out;
+	/* The index's last frame: a commit, those salts, its checksum. */
+	off = (off_t)WALF_HDR + (off_t)(mx - 1) * (off_t)(pgsz +
+	    WALF_FRAME_HDR);
+	if (pread(fd, b, WALF_FRAME_HDR, off) != WALF_FRAME_HDR ||
+	    be32(b + FRAME_NTRUNC) == 0 ||
+	    memcmp(b + FRAME_SALT, hdr + IDX_SALT, 8) != 0 ||
+	    be32(b + FRAME_CKSUM) != idx_u32(hdr, IDX_FRAMECK) ||
+	    be32(b + FRAME_CKSUM + 4) != idx_u32(hdr, IDX_FRAMECK + 4))
+		goto out;
+	rc = 0;
+out:
+	close(fd);
+	return (rc);
+}
+
+/*
+ * At the first map of x's index (x->mtx held, no region yet): take over
+ * the index kept for this file if both files are as they were.  0 if
+ * taken (x->regions set), -1 if there was none or it was stale (dropped).
+ */
+static int
+kept_adopt(struct xinode *x, const char *path, int size)
+{
+	struct xkept	*k;
+	struct stat	 sb;
+	struct fstamp	 st;
+
+	if (path == NULL || (k = kept_take(x->dev, x->ino)) == NULL)
+		return (-1);
+	if (k->region_size != size || fstat(x->fd, &sb) == -1)
+		goto stale;
+	stamp_of(&sb, &st);
+	if (!stamp_same(&st, &k->db) || kept_check_wal(k, path) == -1)
+		goto stale;
+	x->regions = k->regions;
+	x->nregions = k->nregions;
+	x->region_size = k->region_size;
+	free(k);
+	atomic_fetch_add_explicit(&kept_reused, 1, memory_order_relaxed);
+	return (0);
+stale:
+	kept_free(k);
+	atomic_fetch_add_explicit(&kept_stale, 1, memory_order_relaxed);
+	return (-1);
+}
+
+/* Kept WAL indexes: how many now and their bytes, how many were taken over
+ * and how many dropped as stale since start (metrics, tests). */
+void
+exclvfs_kept_stats(struct exclvfs_kept *ks)
+{
+	pthread_mutex_lock(&kept_mtx);
+	ks->count = kept_n;
+	ks->bytes = kept_bytes;
+	pthread_mutex_unlock(&kept_mtx);
+	ks->reused = atomic_load_explicit(&kept_reused, memory_order_relaxed);
+	ks->stale = atomic_load_explicit(&kept_stale, memory_order_relaxed);
+}
+
+/* Drop every kept index (at exit; tests). */
+void
+exclvfs_kept_clear(void)
+{
+	struct xkept	*k;
+
+	pthread_mutex_lock(&kept_mtx);
+	while ((k = TAILQ_FIRST(&kept_lru)) != NULL) {
+		kept_unlink(k);
+		kept_free(k);
+	}
+	pthread_mutex_unlock(&kept_mtx);
+}
+
 /* ---- database files: the WAL index in heap memory --------------------------- */
 
 static int
@@ -757,6 +1120,8 @@ db_shm_map(sqlite3_file *f, int region, int size, int extend,
 		xf->shm->next = x->shm_first;
 		x->shm_first = xf->shm;
 	}
+	if (x->nregions == 0 && region == 0)
+		(void)kept_adopt(x, xf->path, size);
 	if (x->region_size == 0)
 		x->region_size = size;
 	if (size != x->region_size) {
@@ -830,8 +1195,9 @@ db_shm_barrier(sqlite3_file *f)
 	atomic_thread_fence(memory_order_seq_cst);
 }
 
-/* This connection lets go of the index; the last one frees it (the next
- * to map it finds it zeroed and SQLite rebuilds it from the WAL). */
+/* This connection lets go of the index; the last one keeps it (above) or
+ * frees it (the next to map it finds it zeroed and SQLite rebuilds it from
+ * the WAL). */
 static int
 db_shm_unmap(sqlite3_file *f, int delete)
 {
@@ -840,7 +1206,6 @@ db_shm_unmap(sqlite3_file *f, int delete)
 	struct xshm	**pp;
 	int		 i;
 
-	(void)delete;
 	if (xf->shm == NULL)
 		return (SQLITE_OK);
 	pthread_mutex_lock(&x->mtx);
@@ -850,9 +1215,11 @@ db_shm_unmap(sqlite3_file *f, int delete)
 	free(xf->shm);
 	xf->shm = NULL;
 	if (x->shm_first == NULL) {
-		for (i = 0; i < x->nregions; i++)
-			free(x->regions[i]);
-		free(x->regions);
+		if (delete || kept_put(x, xf->path) == -1) {
+			for (i = 0; i < x->nregions; i++)
+				free(x->regions[i]);
+			free(x->regions);
+		}
 		x->regions = NULL;
 		x->nregions = 0;
 		x->region_size = 0;

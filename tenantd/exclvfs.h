@@ -14,4 +14,14 @@
 int	exclvfs_init(void);		/* register EXCL_VFS (not default) */
 size_t	exclvfs_open_files(void);	/* database files open (tests) */
 
+/* WAL indexes kept for files no connection has open (exclvfs.c). */
+struct exclvfs_kept {
+	size_t		count;		/* kept now */
+	size_t		bytes;
+	unsigned long long reused;	/* taken over by a reopen */
+	unsigned long long stale;	/* dropped: a file changed meanwhile */
+};
+void	exclvfs_kept_stats(struct exclvfs_kept *);
+void	exclvfs_kept_clear(void);
+
 #endif

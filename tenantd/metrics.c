@@ -120,7 +120,8 @@ static const struct {
 void
 metrics_render(struct buf *b)
 {
-	int	r, i;
+	struct exclvfs_kept	ks;
+	int			r, i;
 
 	buf_addf(b, "# HELP tenantd_open_handles SQLite files open now.\n"
 	    "# TYPE tenantd_open_handles gauge\ntenantd_open_handles %ld\n",
@@ -166,6 +167,23 @@ metrics_render(struct buf *b)
 	    "threads and not done yet (requests, opens, checkpoints, idle "
 	    "releases).\n# TYPE tenantd_jobs_in_flight gauge\n"
 	    "tenantd_jobs_in_flight %zu\n", worker_inflight());
+	exclvfs_kept_stats(&ks);
+	buf_addf(b, "# HELP tenantd_wal_index_kept WAL indexes kept for "
+	    "tenants closed with frames in their WAL, for a reopen to take "
+	    "over instead of reading the WAL back.\n# TYPE "
+	    "tenantd_wal_index_kept gauge\ntenantd_wal_index_kept %zu\n",
+	    ks.count);
+	buf_addf(b, "# HELP tenantd_wal_index_kept_bytes Memory of the kept "
+	    "WAL indexes.\n# TYPE tenantd_wal_index_kept_bytes gauge\n"
+	    "tenantd_wal_index_kept_bytes %zu\n", ks.bytes);
+	buf_addf(b, "# HELP tenantd_wal_index_reused_total Opens that took "
+	    "over a kept WAL index (no WAL read back).\n# TYPE "
+	    "tenantd_wal_index_reused_total counter\n"
+	    "tenantd_wal_index_reused_total %llu\n", ks.reused);
+	buf_addf(b, "# HELP tenantd_wal_index_stale_total Kept WAL indexes "
+	    "dropped at an open because the database file or the WAL had "
+	    "changed since.\n# TYPE tenantd_wal_index_stale_total counter\n"
+	    "tenantd_wal_index_stale_total %llu\n", ks.stale);
 	pthread_mutex_lock(&stats_mtx);
 	buf_adds(b, "# HELP tenantd_requests_total Requests by route and "
 	    "status.\n# TYPE tenantd_requests_total counter\n");

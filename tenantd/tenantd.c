@@ -304,6 +304,7 @@ main(int argc, char **argv)
 	http_close_all();
 	stream_shutdown();
 	cache_shutdown();
+	exclvfs_kept_clear();
 	durable_close();	/* tenant files closed cleanly: logs emptied */
 	schema_shutdown();
 	if (catalog_sync(server_catalog) != CATALOG_OK)

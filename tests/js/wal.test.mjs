@@ -2,7 +2,9 @@
 // otherwise pay two fsyncs on every miss).  What that must not cost: an
 // evicted tenant's committed writes stay in its WAL and come back on the
 // next open, after a crash too, and the sqlite3 shell reads them (unless
-// the WAL holds 256 frames or more: then the eviction checkpoints); a clean
+// the WAL holds 256 frames or more: then the eviction checkpoints), the
+// reopen takes over the WAL index kept at the close unless the sqlite3
+// shell wrote the file in between (then it reads the WAL back); a clean
 // shutdown leaves the cached tenants' files complete, and an import never
 // lets the old WAL into the new file.  With many tenants open the shutdown
 // copies every WAL first, syncs once, and only then empties the WALs
@@ -47,7 +49,55 @@ await run(async (t, keep) => {
   t.ok((await d.metrics()).tenantd_cache_evictions_total > e0, 'wa was evicted (closed) to make room');
   t.ok(walSize(d.data, 'wa') > 0,
     `its close did not checkpoint: the WAL still holds its commits (${walSize(d.data, 'wa')} bytes)`);
-  t.is(await count('wa'), 50, 'reopened, wa has all 50 rows (read back from its WAL)');
+  const k0 = await d.metrics();
+  t.is(await count('wa'), 50, 'reopened, wa has all 50 rows (its commits in its WAL)');
+  const k1 = await d.metrics();
+  t.is(k1.tenantd_wal_index_reused_total - k0.tenantd_wal_index_reused_total, 1,
+    'the reopen took over the WAL index kept at the eviction (the WAL was not read back)');
+
+  // A kept WAL index is only taken over if nothing wrote the files since.
+  // The sqlite3 shell writes to wa while tenantd has it closed: once
+  // appending to its WAL only (no checkpoint at its close), once with a
+  // checkpoint into the database file (and the WAL emptied).
+  const evictWa = async () => {
+    await p('wb', 'SELECT 1');
+    await p('wc', 'SELECT 1');
+    for (let i = 0; i < 500 && (await d.metrics()).tenantd_open_handles > 2; i++)
+      await new Promise((res) => setTimeout(res, 10));
+  };
+  const shell = (id, ...cmds) => execFileSync('sqlite3', [...cmds.flatMap((c) => ['-cmd', c]),
+    pathOf(d.data, id), '.quit'], { encoding: 'utf8' });
+  await evictWa();
+  const w0 = walSize(d.data, 'wa');
+  shell('wa', '.dbconfig no_ckpt_on_close on', 'INSERT INTO t VALUES (1000)');
+  t.ok(walSize(d.data, 'wa') > w0, `the shell appended a commit to wa's WAL (${w0} -> ${walSize(d.data, 'wa')} bytes)`);
+  const k2 = await d.metrics();
+  t.is(await count('wa'), 51, "reopened, wa has the shell's row too (51)");
+  const k3 = await d.metrics();
+  t.is(k3.tenantd_wal_index_stale_total - k2.tenantd_wal_index_stale_total, 1,
+    'the kept index was dropped as stale, the WAL read back');
+  t.is(k3.tenantd_wal_index_reused_total, k2.tenantd_wal_index_reused_total, 'and not taken over');
+  for (let i = 0; i < 5; i++) await p('wa', `INSERT INTO t VALUES (${2000 + i})`);
+  await evictWa();
+  shell('wa', 'INSERT INTO t VALUES (1001)', 'PRAGMA wal_checkpoint(TRUNCATE)');
+  t.is(walSize(d.data, 'wa'), 0, "the shell put wa's WAL into its file and emptied it");
+  t.is(await count('wa'), 57, "reopened, wa has tenantd's 5 rows and the shell's second (57)");
+  t.is((await d.metrics()).tenantd_wal_index_stale_total - k3.tenantd_wal_index_stale_total, 1,
+    'the kept index was dropped again');
+  const ic = await p('wa', 'PRAGMA integrity_check');
+  t.is(ic.rows[0][0].value, 'ok', 'integrity_check: ok');
+  // Writes after a taken-over index land where the index says.
+  for (let i = 0; i < 3; i++) await p('wa', `INSERT INTO t VALUES (${3000 + i})`);
+  await evictWa();
+  const k4 = await d.metrics();
+  t.is(await count('wa'), 60, 'evicted with 3 new commits and reopened: 60 rows');
+  t.is((await d.metrics()).tenantd_wal_index_reused_total - k4.tenantd_wal_index_reused_total, 1,
+    'through its kept index');
+  for (let i = 0; i < 4; i++) await p('wa', `INSERT INTO t VALUES (${4000 + i})`);
+  await evictWa();
+  t.is(shell('wa', 'SELECT count(*) FROM t').trim(), '64',
+    'the sqlite3 shell reads all 64 rows from the file and the WAL tenantd left');
+  t.is(await count('wa'), 64, 'and tenantd too, after the shell read it');
 
   // A WAL of 256 frames or more is put into the file before an eviction
   // closes it: each later open would read all of it back.
@@ -94,7 +144,7 @@ await run(async (t, keep) => {
   await p('wc', 'SELECT 1');
   await d.kill9();
   await d.start();
-  t.is(await count('wa'), 60, 'after kill -9 the evicted tenant still has all 60 rows');
+  t.is(await count('wa'), 74, 'after kill -9 the evicted tenant still has all 74 rows');
 
   // A clean shutdown checkpoints what is cached: wb (written last, open)
   // is complete in its file.  wa was evicted again: its WAL still holds
@@ -107,7 +157,7 @@ await run(async (t, keep) => {
   const sh = (id) => execFileSync('sqlite3', [pathOf(d.data, id), 'SELECT count(*) FROM t'],
     { encoding: 'utf8' }).trim();
   t.is(sh('wb'), '20', 'the sqlite3 shell reads all 20 rows of wb');
-  t.is(sh('wa'), '60', 'and all 60 of wa, evicted, from its file and WAL');
+  t.is(sh('wa'), '74', 'and all 74 of wa, evicted, from its file and WAL');
 
   // An import over a tenant whose WAL holds commits: the new file is what
   // the tenant has afterwards (the old WAL is never replayed into it).

@@ -55,6 +55,23 @@ exec(sqlite3 *db, const char *sql)
 	return (sqlite3_exec(db, sql, NULL, NULL, NULL));
 }
 
+/* A connection as tenantd's handles have: WAL, no checkpoint at close, the
+ * WAL kept (exec_open). */
+static sqlite3 *
+open_kept(const char *p, int *rc)
+{
+	sqlite3	*db = open_vfs(p, TENANT_VFS, rc);
+	int	 one = 1;
+
+	if (*rc != SQLITE_OK)
+		return (db);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
+	if ((*rc = exec(db, "PRAGMA journal_mode=WAL")) == SQLITE_OK)
+		*rc = exec(db, "PRAGMA wal_autocheckpoint=0");
+	return (db);
+}
+
 static long long
 count(sqlite3 *db, int *rc)
 {
@@ -327,6 +344,119 @@ main(void)
 	sqlite3_close(a);
 	unlink(path);
 	rename(p, path);
+
+	/* Kept WAL indexes: a file closed with frames in its WAL keeps its
+	 * index for the next open, unless a file changed meanwhile. */
+	{
+		struct exclvfs_kept	k0, k1;
+		sqlite3			*c;
+		char			 kp[160];
+
+		snprintf(kp, sizeof kp, "%s/kept.db", dir);
+		c = open_kept(kp, &rc);
+		ok(rc == SQLITE_OK && exec(c, "CREATE TABLE t (k INTEGER "
+		    "PRIMARY KEY, v)") == SQLITE_OK, "a WAL file, no "
+		    "checkpoint at close (as tenantd's handles)");
+		for (i = 0; i < 40; i++)
+			exec(c, "INSERT INTO t (v) VALUES (randomblob(100))");
+		exclvfs_kept_stats(&k0);
+		sqlite3_close(c);
+		exclvfs_kept_stats(&k1);
+		is_int((long long)(k1.count - k0.count), 1,
+		    "closed with 41 commits in its WAL: its index is kept");
+		ok(k1.bytes >= k0.bytes + 32768, "one region of 32 KiB (%zu "
+		    "bytes kept)", k1.bytes);
+
+		c = open_kept(kp, &rc);
+		is_int(count(c, &rc), 40, "reopened: 40 rows");
+		exclvfs_kept_stats(&k0);
+		is_int((long long)(k0.reused - k1.reused), 1,
+		    "through the kept index");
+		is_int((long long)k0.count, (long long)k1.count - 1,
+		    "which is no longer kept (the file has it)");
+		ok(exec(c, "INSERT INTO t (v) VALUES (1)") == SQLITE_OK &&
+		    exec(c, "UPDATE t SET v = 2 WHERE k = 3") == SQLITE_OK,
+		    "two more commits on top of it");
+		sqlite3_close(c);
+
+		/* Another connection, through SQLite's own VFS, appends to
+		 * the WAL while the file is closed here. */
+		c = open_vfs(kp, NULL, &rc);
+		ok(rc == SQLITE_OK && sqlite3_db_config(c,
+		    SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) == SQLITE_OK &&
+		    exec(c, "INSERT INTO t (v) VALUES (3)") == SQLITE_OK,
+		    "the unix VFS appends a commit to the WAL meanwhile");
+		sqlite3_close(c);
+		exclvfs_kept_stats(&k1);
+		c = open_kept(kp, &rc);
+		is_int(count(c, &rc), 42, "reopened here: all 42 rows, the "
+		    "other connection's too");
+		exclvfs_kept_stats(&k0);
+		is_int((long long)(k0.stale - k1.stale), 1,
+		    "the kept index was dropped as stale");
+		is_int((long long)(k0.reused - k1.reused), 0,
+		    "not taken over");
+		{
+			sqlite3_stmt	*st = NULL;
+			const char	*res = NULL;
+
+			if (sqlite3_prepare_v2(c, "PRAGMA integrity_check",
+			    -1, &st, NULL) == SQLITE_OK &&
+			    sqlite3_step(st) == SQLITE_ROW)
+				res = (const char *)sqlite3_column_text(st, 0);
+			is_str(res, "ok", "integrity_check");
+			sqlite3_finalize(st);
+		}
+		sqlite3_close(c);
+
+		/* The same through a checkpoint into the database file, the
+		 * WAL emptied (as a sqlite3 shell's close does). */
+		c = open_vfs(kp, NULL, &rc);
+		ok(rc == SQLITE_OK && exec(c, "INSERT INTO t (v) VALUES (4)")
+		    == SQLITE_OK && exec(c, "PRAGMA wal_checkpoint(TRUNCATE)")
+		    == SQLITE_OK, "the unix VFS commits and checkpoints");
+		sqlite3_close(c);
+		exclvfs_kept_stats(&k1);
+		c = open_kept(kp, &rc);
+		is_int(count(c, &rc), 43, "reopened here: 43 rows");
+		exclvfs_kept_stats(&k0);
+		is_int((long long)(k0.stale - k1.stale), 1, "stale again");
+		sqlite3_close(c);
+
+		/* A bounded number is kept: the oldest go first. */
+		exclvfs_kept_clear();
+		for (i = 0; i < 1100; i++) {
+			snprintf(kp, sizeof kp, "%s/kept%d.db", dir, i);
+			c = open_kept(kp, &rc);
+			if (rc != SQLITE_OK || exec(c, "PRAGMA synchronous=OFF;"
+			    "CREATE TABLE t (x); INSERT INTO t VALUES (1)") !=
+			    SQLITE_OK)
+				break;
+			sqlite3_close(c);
+		}
+		is_int(i, 1100, "1,100 files closed with WAL frames");
+		exclvfs_kept_stats(&k0);
+		is_int((long long)k0.count, 1024, "1,024 indexes kept");
+		ok(k0.bytes <= ((size_t)32 << 20), "in %zu bytes", k0.bytes);
+		snprintf(kp, sizeof kp, "%s/kept0.db", dir);
+		c = open_kept(kp, &rc);
+		is_int(count(c, &rc), 1, "the first file, its index dropped, "
+		    "reads from its WAL");
+		sqlite3_close(c);
+		exclvfs_kept_stats(&k1);
+		is_int((long long)(k1.reused - k0.reused), 0,
+		    "without a kept index");
+		snprintf(kp, sizeof kp, "%s/kept1099.db", dir);
+		c = open_kept(kp, &rc);
+		is_int(count(c, &rc), 1, "the last one reads too");
+		sqlite3_close(c);
+		exclvfs_kept_stats(&k0);
+		is_int((long long)(k0.reused - k1.reused), 1,
+		    "with its kept index");
+		exclvfs_kept_clear();
+		exclvfs_kept_stats(&k0);
+		ok(k0.count == 0 && k0.bytes == 0, "cleared: none kept");
+	}
 
 	/* Thousands of files at once: each its own record, all found. */
 	getrlimit(RLIMIT_NOFILE, &saved);
