@@ -4,11 +4,14 @@
 # private data dir through the API, then drives point selects (uniform over
 # the N tenants) with bench/load.c over keep-alive connections on tenantd's
 # unix socket, and prints the cache counters and tenantd's RSS.
-# Usage: bench/quick.sh [tenants] [connections] [seconds]
-# Uses the in-tree tenantd/tenantd; BENCH_ARGS adds tenantd options.
+# Usage: bench/quick.sh [tenants] [connections] [seconds] [select|update|mix]
+# Uses the in-tree tenantd/tenantd; BENCH_ARGS adds tenantd options, e.g.
+# BENCH_ARGS='--max-open 1000' bench/quick.sh 2000 64 10 update: writes to
+# twice as many tenants as the cache holds (half the requests reopen one).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-N=${1:-1000}; C=${2:-64}; S=${3:-10}
+N=${1:-1000}; C=${2:-64}; S=${3:-10}; OP=${4:-select}
+case $OP in select|update|mix) ;; *) echo "usage: $0 [tenants] [connections] [seconds] [select|update|mix]" >&2; exit 2 ;; esac
 T=2; [ "$C" -lt 2 ] && T=1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tenantd-bench.XXXXXX")
 pid=
@@ -33,8 +36,8 @@ done
 sock=$(sed -n 's/^unix //p' "$tmp/ready")
 echo "creating $N tenants with 100 rows each..."
 "$tmp/load" --unix "$sock" -c 8 -t 2 -n "$N" --op create --schema kv
-echo "point selects, uniform over $N tenants, $C connections, $S s:"
-"$tmp/load" --unix "$sock" -c "$C" -t "$T" -d "$S" --op select --tenants "$N"
+echo "$OP, uniform over $N tenants, $C connections, $S s:"
+"$tmp/load" --unix "$sock" -c "$C" -t "$T" -d "$S" --op "$OP" --tenants "$N"
 curl -s --unix-socket "$sock" http://localhost/metrics |
-    grep -E '^tenantd_(cache_(hits|misses|evictions)_total|open_handles) '
+    grep -E '^tenantd_(cache_(hits|misses|evictions)_total|open_handles|wal_index_(reused|stale)_total) '
 ps -o rss= -p "$pid" | awk '{ printf "tenantd RSS %.1f MiB\n", $1 / 1024 }'
