@@ -73,9 +73,18 @@ await run(async (t, keep) => {
   const codes = async (sql) => { try { await m.execute(sql); return 'ran'; } catch (e) { return e.code; } };
   t.is(await codes('WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c'), 'QUERY_TIMEOUT',
     'a runaway query ends with QUERY_TIMEOUT');
-  t.is(await codes('INSERT INTO notes (title, body) WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 100000) SELECT x, randomblob(1000) FROM c'),
+  // The size quota, on a daemon whose statement timeout is long enough
+  // that only the quota stops the fill, however slow the machine (under
+  // ASan on a busy one, 2 MB of inserts took longer than 1 s).
+  const q = await startDaemon(['--default-schema', 'notes', '--statement-timeout', '60000',
+    '--max-tenant-size', '2000000']);
+  keep(q);
+  await q.admin('POST', '/v1/tenants', { id: 'filler' });
+  const f = createClient({ url: `${q.url}/t/filler/` });
+  const fcodes = async (sql) => { try { await f.execute(sql); return 'ran'; } catch (e) { return e.code; } };
+  t.is(await fcodes('INSERT INTO notes (title, body) WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 100000) SELECT x, randomblob(1000) FROM c'),
     'SQLITE_FULL', 'filling past the quota ends with SQLITE_FULL');
-  t.is((await m.execute("INSERT INTO notes (title) VALUES ('still works')")).rowsAffected, 1, 'small writes still work after hitting the quota');
+  t.is((await f.execute("INSERT INTO notes (title) VALUES ('still works')")).rowsAffected, 1, 'small writes still work after hitting the quota');
   t.is(shaOf(victimFile), victimBefore, "the other tenant's file is byte-identical");
   t.is((await v.execute('SELECT title FROM notes')).rows[0].title, 'secret', 'and serves its data');
   t.ok(!existsSync(`${d.tmp}/x.db`) && !existsSync('/tmp/tenantd-escape.db') && !existsSync('/tmp/tenantd-escape.txt'),
