@@ -17,24 +17,35 @@
  *   memnobulk  the same with SQLite's page-cache bulk preallocation off
  *           (sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0)): what a
  *           daemon that did so could reach (run it alone: it changes a
- *           process-wide setting before SQLite initialises).
+ *           process-wide setting before SQLite initialises);
+ *   wake    no SQLite: two threads wake each other in turn through two
+ *           eventfds, the round trip's p50 and p99.  Not a floor of the
+ *           daemon's work but of what the machine charges for handing a
+ *           request from one thread to another (a client and the daemon's
+ *           loop, a loop and a worker), which the in-process floors never
+ *           pay: on a VM it moves with the host (a sleeping virtual CPU is
+ *           woken by the hypervisor), and with it every latency the daemon
+ *           reports at low load.
  *
  * Usage: floor DIR [seconds-per-test] [files] [tests]
  * If DIR does not exist, floor creates it with FILES databases of 100 rows
  * kv(k INTEGER PRIMARY KEY, v TEXT) in WAL mode; otherwise it uses the
  * files there.  TESTS is a comma-separated subset of
- * hot,cold,update,mem,memnobulk (default hot,cold,update,mem).  Prints "floor key value" lines for run.sh.
+ * hot,cold,update,mem,memnobulk,wake (default hot,cold,update,mem).  Prints "floor key value" lines for run.sh.
  * Build: gcc -O2 floor.c -lsqlite3 -o floor.
  */
 
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -360,6 +371,72 @@ test_mem(const char *dir, int files, const char *name)
 	free(dbs);
 }
 
+/* The other side of test_wake: answer each ping until told to stop. */
+struct wake_pair {
+	int	ping, pong;
+};
+
+static void *
+wake_peer(void *arg)
+{
+	struct wake_pair	*w = arg;
+	uint64_t		 v;
+
+	for (;;) {
+		if (read(w->ping, &v, sizeof v) != (ssize_t)sizeof v)
+			die("wake read", NULL);
+		if (write(w->pong, &v, sizeof v) != (ssize_t)sizeof v)
+			die("wake write", NULL);
+		if (v == 2)
+			return (NULL);
+	}
+}
+
+/*
+ * Round trips between two threads, each asleep in read(2) on an eventfd
+ * until the other writes it: two wake-ups each.  Not pinned, as the
+ * daemon's threads are not.
+ */
+static void
+test_wake(double secs)
+{
+	struct wake_pair	 w;
+	pthread_t		 peer;
+	uint64_t		 v = 1;
+	double			*lat, t0, t1, t, sum = 0;
+	long			 n = 0, cap = 1 << 20;
+
+	if ((lat = malloc(cap * sizeof *lat)) == NULL)
+		die("malloc", NULL);
+	if ((w.ping = eventfd(0, EFD_CLOEXEC)) == -1 ||
+	    (w.pong = eventfd(0, EFD_CLOEXEC)) == -1)
+		die("eventfd", NULL);
+	if (pthread_create(&peer, NULL, wake_peer, &w) != 0)
+		die("pthread_create", NULL);
+	t = t0 = now_s();
+	while (t - t0 < secs && n < cap) {
+		t1 = now_s();
+		if (write(w.ping, &v, sizeof v) != (ssize_t)sizeof v ||
+		    read(w.pong, &v, sizeof v) != (ssize_t)sizeof v)
+			die("wake", NULL);
+		t = now_s();
+		lat[n++] = t - t1;
+		sum += t - t1;
+	}
+	v = 2;
+	if (write(w.ping, &v, sizeof v) != (ssize_t)sizeof v ||
+	    read(w.pong, &v, sizeof v) != (ssize_t)sizeof v)
+		die("wake stop", NULL);
+	pthread_join(peer, NULL);
+	close(w.ping);
+	close(w.pong);
+	qsort(lat, n, sizeof *lat, cmp_double);
+	printf("floor wake_rtt_mean_us %.1f\n", sum / n * 1e6);
+	printf("floor wake_rtt_p50_us %.1f\n", lat[n / 2] * 1e6);
+	printf("floor wake_rtt_p99_us %.1f\n", lat[n * 99 / 100] * 1e6);
+	free(lat);
+}
+
 static int
 wanted(const char *tests, const char *name)
 {
@@ -386,8 +463,8 @@ main(int argc, char **argv)
 	if (argc < 2 || argc > 6 || argv[1][0] == '-' || argv[1][0] == '\0' ||
 	    secs <= 0 || files < 1 || held < 0) {
 		fprintf(stderr, "usage: floor DIR [seconds-per-test] [files] "
-		    "[hot,cold,update,mem,memnobulk] [files held open during "
-		    "cold]\n");
+		    "[hot,cold,update,mem,memnobulk,wake] [files held open "
+		    "during cold]\n");
 		return (2);
 	}
 	if (wanted(tests, "memnobulk") &&
@@ -416,5 +493,7 @@ main(int argc, char **argv)
 		test_mem(argv[1], files, "mem");
 	if (wanted(tests, "memnobulk"))
 		test_mem(argv[1], files, "memnobulk");
+	if (wanted(tests, "wake"))
+		test_wake(secs);
 	return (0);
 }

@@ -609,7 +609,7 @@ floor() {	# prefix tests [held]: run bench/floor.c, results into R[prefix.key]
 	while read -r _ k v; do R[$1.$k]=$v; done <"$tmp/logs/floor.out"
 }
 log "floor: bare SQLite, ${floor_args[0]} s per test"
-floor floor hot,cold,update,mem
+floor floor hot,cold,update,mem,wake
 floor floor memnobulk
 
 # --- load ----------------------------------------------------------------------
@@ -736,7 +736,7 @@ for n in "${NS[@]}"; do
 	# costs move with whatever else the machine does): alone, and with
 	# $cap other files held open as the daemon's cache holds them
 	# (SQLite's unix VFS walks its list of open files on every open).
-	floor "floor.$n" cold
+	floor "floor.$n" cold,wake
 	floor "floor.$n" cold "$cap"
 	td_case "$n/cold/seq/cold1" select seq "$n" 1
 	row "cold tenant, 1 connection|$n|round robin|$n/cold/seq/cold1|"
@@ -825,7 +825,7 @@ report() {
 	echo
 	echo "CPU is percent of one core (2 cores = 200%); PostgreSQL CPU counts the postmaster and its backends. bench/load.c and pgbench run on the same cores, over $TRANSPORT sockets. Rows with a PostgreSQL twin ran $ROUNDS round(s) on each server (tenantd, PG, PG, tenantd, ...): the numbers are the means of the rounds (peak RSS the highest), tenantd/PG the ratio of the means, *each round* the ratio within each round."
 	echo
-	echo "Floor (bench/floor.c, one thread, in process, before the load): hot point select $(num "${R[floor.hot_select_ops]}")/s (${R[floor.hot_select_us]} us); cold open + query + close p50 ${R[floor.cold_p50_us]} us, p99 ${R[floor.cold_p99_us]} us ($(num "${R[floor.cold_ops]}")/s); point update $(num "${R[floor.update_normal_ops]}")/s (synchronous=NORMAL), $(num "${R[floor.update_full_ops]}")/s (FULL)."
+	echo "Floor (bench/floor.c, one thread, in process, before the load): hot point select $(num "${R[floor.hot_select_ops]}")/s (${R[floor.hot_select_us]} us); cold open + query + close p50 ${R[floor.cold_p50_us]} us, p99 ${R[floor.cold_p99_us]} us ($(num "${R[floor.cold_ops]}")/s); point update $(num "${R[floor.update_normal_ops]}")/s (synchronous=NORMAL), $(num "${R[floor.update_full_ops]}")/s (FULL). Thread wake-up round trip (two threads waking each other through eventfds, no SQLite: what the machine charges per hand-off, which a request to the daemon pays at least twice and the floors never) p50 ${R[floor.wake_rtt_p50_us]} us, p99 ${R[floor.wake_rtt_p99_us]} us."
 	echo
 	local hk="half/select"
 	echo "| other | tenantd | PostgreSQL | tenantd/PG |"
@@ -845,7 +845,7 @@ report() {
 	echo "Daemon over bare SQLite:"
 	echo
 	for n in "${NS[@]}"; do
-		echo "- $n tenants: cold-tenant request p50 at 1 connection $(ms "${R[$n/cold/seq/cold1.p50]}") ms / floor open+query+close p50 with the same ${R[floor.$n.cold_held_files]} files held open as the daemon's cache $(ms "${R[floor.$n.cold_held_p50_us]}") ms = **$(xr "$(ratio "${R[$n/cold/seq/cold1.p50]}" "${R[floor.$n.cold_held_p50_us]}")")** (against the floor with no other file open, $(ms "${R[floor.$n.cold_p50_us]}") ms: $(xr "$(ratio "${R[$n/cold/seq/cold1.p50]}" "${R[floor.$n.cold_p50_us]}")"); both measured just before); point-select throughput (Zipf, $CONNS connections) / floor hot select (1 thread) = **$(xr "$(ratio "${R[$n/select/zipf/normal.rps]}" "${R[floor.hot_select_ops]}")")**"
+		echo "- $n tenants: cold-tenant request p50 at 1 connection $(ms "${R[$n/cold/seq/cold1.p50]}") ms / floor open+query+close p50 with the same ${R[floor.$n.cold_held_files]} files held open as the daemon's cache $(ms "${R[floor.$n.cold_held_p50_us]}") ms = **$(xr "$(ratio "${R[$n/cold/seq/cold1.p50]}" "${R[floor.$n.cold_held_p50_us]}")")** (against the floor with no other file open, $(ms "${R[floor.$n.cold_p50_us]}") ms: $(xr "$(ratio "${R[$n/cold/seq/cold1.p50]}" "${R[floor.$n.cold_p50_us]}")"); both measured just before, with a thread wake-up round trip p50 of ${R[floor.$n.wake_rtt_p50_us]} us); point-select throughput (Zipf, $CONNS connections) / floor hot select (1 thread) = **$(xr "$(ratio "${R[$n/select/zipf/normal.rps]}" "${R[floor.hot_select_ops]}")")**"
 	done
 	echo
 	echo "| target (issue 6) | measured | |"
