@@ -557,6 +557,10 @@ pair_case() {	# tkey pkey op dist n tenantd-rate pg-rate
 
 # ==========================================================================
 log "private dir $tmp"
+# The machine's CPU time at the start (/proc/stat "cpu" line), for the
+# share the host stole over the run (report): on a VM that share says
+# whether a run's numbers are the machine's or the servers'.
+STAT0=$(grep -m1 '^cpu ' /proc/stat)
 {
 	echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "command:  bench/run.sh $ARGV"
@@ -805,6 +809,10 @@ meets() { awk -v v="$1" -v t="$2" -v d="$3" 'BEGIN { if (v == "-" || v == "") pr
 report() {
 	cat "$tmp/header"
 	echo "end:      $(date -u '+%H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	printf '%s\n%s\n' "$STAT0" "$(grep -m1 '^cpu ' /proc/stat)" | awk '
+	    NR == 1 { for (i = 2; i <= 9; i++) a[i] = $i }
+	    NR == 2 { for (i = 2; i <= 9; i++) { d[i] = $i - a[i]; t += d[i] }
+		if (t > 0) printf "cpu:      over the run (/proc/stat, both cores): busy %.0f%%, idle %.0f%%, iowait %.0f%%, stolen by the host %.1f%%\n", 100 * (t - d[5] - d[6] - d[9]) / t, 100 * d[5] / t, 100 * d[6] / t, 100 * d[9] / t }'
 	echo "stops:    the slowest tenantd stop (SIGTERM to exit, every open tenant's WAL put into its file) took $TD_STOP_MAX s$([ "$TD_KILLED" -gt 0 ] && echo "; **$TD_KILLED stop(s) timed out and were killed**: the daemon after it read WALs back on its opens")"
 	echo
 	echo "| workload | tenants | popularity | tenantd (sync, cache cap) | tenantd req/s | p50 ms | p99 ms | cache hits | tenantd CPU | peak RSS MiB | PostgreSQL | PG tx/s | PG p50 ms | PG p99 ms | PG CPU | tenantd/PG | each round |"
