@@ -300,6 +300,17 @@ load_run() {	# name conns load-args...
 
 # A measured tenantd run: key op dist n [conns] [rate]
 declare -A R
+# The share of the machine's CPU time the host stole since the /proc/stat
+# "cpu" line $1, in percent (a VM's virtual CPUs wait while the host runs
+# others: a wait of a few ms there is a slow answer here, whatever the
+# server does).
+steal_since() {	# stat-line
+	printf '%s\n%s\n' "$1" "$(grep -m1 '^cpu ' /proc/stat)" | awk '
+	    NR == 1 { for (i = 2; i <= 9; i++) a[i] = $i }
+	    NR == 2 { for (i = 2; i <= 9; i++) t += $i - a[i]
+		printf "%.1f", (t > 0 ? 100 * ($9 - a[9]) / t : 0) }'
+}
+
 td_case() {
 	local key=$1 op=$2 dist=$3 n=$4 c=${5:-$CONNS} rate=${6:-0}
 	local name=${key//\//_}
@@ -307,13 +318,14 @@ td_case() {
 	[ "$rate" != 0 ] && args+=(-R "$rate" --trace)
 	quiesce
 	[ "$WARMUP" -gt 0 ] && load_run "$name.warm" "$c" -d "$WARMUP" "${args[@]}"
-	local h0 m0 c0 c1 t0 t1
+	local h0 m0 c0 c1 t0 t1 s0
 	h0=$(td_metric tenantd_cache_hits_total)
 	m0=$(td_metric tenantd_cache_misses_total)
 	echo 5 >"/proc/$TD_PID/clear_refs" 2>/dev/null || true	# reset VmHWM
-	c0=$(proc_cpu $TD_PID); t0=$(date +%s.%N)
+	c0=$(proc_cpu $TD_PID); t0=$(date +%s.%N); s0=$(grep -m1 '^cpu ' /proc/stat)
 	load_run "$name" "$c" -d "$SECS" "${args[@]}"
 	c1=$(proc_cpu $TD_PID); t1=$(date +%s.%N)
+	R[$key.steal]=$(steal_since "$s0")
 	local h1 m1
 	h1=$(td_metric tenantd_cache_hits_total)
 	m1=$(td_metric tenantd_cache_misses_total)
@@ -483,9 +495,10 @@ pg_case() {	# key op dist n [rate]
 	[ "$rate" != 0 ] && extra+=(-R "$rate")
 	quiesce
 	[ "$WARMUP" -gt 0 ] && pgbench_run "$name.warm" "$WARMUP" "${extra[@]}" "${files[@]}" bench
-	local c0 c1 t0 t1
-	c0=$(pg_cpu); t0=$(date +%s.%N)
+	local c0 c1 t0 t1 s0
+	c0=$(pg_cpu); t0=$(date +%s.%N); s0=$(grep -m1 '^cpu ' /proc/stat)
 	pgbench_run "$name" "$SECS" "${extra[@]}" "${files[@]}" bench
+	R[pg/$key.steal]=$(steal_since "$s0")
 	sleep 0.2		# let the postmaster reap the backends
 	c1=$(pg_cpu); t1=$(date +%s.%N)
 	R[pg/$key.rps]=$P_tps
@@ -504,7 +517,7 @@ pg_case() {	# key op dist n [rate]
 # Keep a run's results as round r's (R[key.field#r]).
 round_keep() {	# key round
 	local f
-	for f in rps p50 p99 cpu hit rss err slowsecs; do
+	for f in rps p50 p99 cpu hit rss err slowsecs steal; do
 		[ -n "${R[$1.$f]:-}" ] && R[$1.$f#$2]=${R[$1.$f]}
 	done
 	return 0
@@ -529,6 +542,11 @@ round_merge() {	# key
 		vals=${R[$1.slowsecs#1]}
 		for ((i = 2; i <= ROUNDS; i++)); do vals+="; ${R[$1.slowsecs#$i]}"; done
 		R[$1.slowsecs]=$vals
+	fi
+	if [ -n "${R[$1.steal#1]:-}" ]; then
+		vals=${R[$1.steal#1]}%
+		for ((i = 2; i <= ROUNDS; i++)); do vals+="; ${R[$1.steal#$i]}%"; done
+		R[$1.steals]=$vals
 	fi
 }
 
@@ -842,6 +860,7 @@ report() {
 	echo "| p50 / p99 ms at half of peak (mean of the rounds) | $(ms "${R[$hk.p50]}") / $(ms "${R[$hk.p99]}") | $(ms "${R[pg/$hk.p50]:-}") / $(ms "${R[pg/$hk.p99]:-}") | |"
 	echo "| p99 ms at half of peak, each round | $(rounds_ms "$hk") | $(rounds_ms "pg/$hk") | |"
 	echo "| seconds of each round in which more than 1% of answers took over 2 ms (\`load --trace\`) | ${R[$hk.slowsecs]:--} | | |"
+	echo "| CPU time stolen by the host during each round (/proc/stat, both cores) | ${R[$hk.steals]:-${R[$hk.steal]:+${R[$hk.steal]}%}} | ${R[pg/$hk.steals]:-${R[pg/$hk.steal]:+${R[pg/$hk.steal]}%}} | |"
 	echo "| tenant creation /s, schema null (PG: CREATE SCHEMA + CREATE TABLE, synchronous_commit=on) | $(num "${R[create.null]}") | $(num "${R[pg/create]:-}") | $(ratio "${R[create.null]}" "${R[pg/create]:-}") |"
 	echo "| tenant creation /s, with CREATE TABLE kv (a one-step schema) | $(num "${R[create.kv]}") | $(num "${R[pg/create]:-}") | $(ratio "${R[create.kv]}" "${R[pg/create]:-}") |"
 	echo "| first open of a tenant never opened before, /s (its file made: the kv schema with 100 rows; part of the cost a create used to pay) | $(num "${R[firstopen.rate]}") | | |"
