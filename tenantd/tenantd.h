@@ -386,6 +386,8 @@ struct job {
 	struct loop		*loop;		/* where done runs */
 	job_cb			 onloop;	/* posted: run this, unlocked */
 	int			 batch_done;	/* posted: ran in a batch */
+	int			 victim_free;	/* posted: frees an evicted
+						   handle (worker.c) */
 };
 void		 worker_start(int);
 void		 worker_push_background(struct job *);

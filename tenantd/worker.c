@@ -140,6 +140,7 @@ worker_close_victim(struct loop *l, struct handle *victim)
 	v = xcalloc(1, sizeof *v);
 	v->arg = victim;
 	v->done = cache_victim_free;
+	v->victim_free = 1;
 	atomic_fetch_add(&victims_posted, 1);
 	atomic_fetch_add(&inflight, 1);
 	loop_post(l, v);
@@ -225,7 +226,7 @@ worker_complete(struct job *j)
 		return;
 	}
 	inflight--;
-	if (j->done == cache_victim_free)
+	if (j->victim_free)
 		victims_posted--;
 	if (j->h != NULL)
 		cache_job_done(j);	/* calls j->done */
