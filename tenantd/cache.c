@@ -307,6 +307,19 @@ close_done(struct job *j)
 	free(j);
 }
 
+/* A worker closes h's connection (run), then its loop frees it (done). */
+static void
+close_push(struct handle *h, void (*run)(struct job *),
+    void (*done)(struct job *))
+{
+	struct job	*j = xcalloc(1, sizeof *j);
+
+	j->run = run;
+	j->done = done;
+	j->arg = h;
+	worker_push(j);
+}
+
 /* Victims evicted by misses and not freed yet (worker_close_victim). */
 static size_t	 victims_closing;
 
@@ -328,8 +341,6 @@ cache_victim_gone(void)
 static void
 cache_reap(struct handle *h)
 {
-	struct job	*j;
-
 	if (h->in_table || h->le.pins > 0 || h->running != NULL ||
 	    !TAILQ_EMPTY(&h->jobs))
 		return;
@@ -337,11 +348,7 @@ cache_reap(struct handle *h)
 		handle_free(h);
 		return;
 	}
-	j = xcalloc(1, sizeof *j);
-	j->run = close_run;
-	j->done = close_done;
-	j->arg = h;
-	worker_push(j);
+	close_push(h, close_run, close_done);
 }
 
 /*
@@ -547,12 +554,49 @@ cache_trim_idle(uint64_t now)
 	worker_push_backgrounds(&trims);	/* one lock, one wake-up */
 }
 
+static void
+victim_close_run(struct job *j)
+{
+	handle_close_evicted(j->arg);
+}
+
 /*
- * Give j a handle for a tenant that is not cached: make room if needed.
- * Returns 0 (submitted or waiting) or -1 with *code and *msg.
+ * Hand the victim a claimed miss evicted (cache_dispatch_cold) to a worker
+ * to close, once the job has run on the loop: after its answer, so that
+ * the worker's wake-up is not paid before it.  [loop]
+ */
+void
+cache_close_victim(struct handle *victim)
+{
+	if (victim != NULL)
+		close_push(victim, victim_close_run, cache_victim_free);
+}
+
+/*
+ * Whether the calling loop may open h's file itself (cache_dispatch_cold):
+ * the file was made (making one writes) and is opened through exclvfs.c's
+ * VFS (its non-blocking mode), no migration is due on open, and not too
+ * many evicted handles are still closing (the miss could not wait for a
+ * close).
  */
 static int
-cache_place(struct job *j, const char **code, const char **msg)
+cache_cold_inline_ok(struct handle *h, const struct tenant_rec *rec)
+{
+	return (rec->materialized && !cfg.shared_files &&
+	    (h->set == NULL || h->version >= migrate_set_latest(h->set->set)) &&
+	    victims_closing < CACHE_LATE_CLOSES);
+}
+
+/*
+ * Give j a handle for a tenant that is not cached: make room if needed.
+ * Returns 0 (submitted or waiting) or -1 with *code and *msg.  With claim,
+ * a handle the calling loop may open itself is claimed for j instead (as
+ * by cache_claim, not open yet) and returned there; the victim it evicted
+ * is closed by a worker.
+ */
+static int
+cache_place(struct job *j, struct handle **claim, const char **code,
+    const char **msg)
 {
 	struct tenant_rec	 rec;
 	struct lru_entry	*victim = NULL;
@@ -594,6 +638,23 @@ cache_place(struct job *j, const char **code, const char **msg)
 	}
 	cache_stats.misses++;
 	h = handle_new(&rec);
+	if (claim != NULL && cache_cold_inline_ok(h, &rec)) {
+		cache_stats.inline_runs++;
+		cache_stats.inline_opens++;
+		j->h = h;
+		j->loop = loop_self;
+		lru_pin(&table, &h->le);
+		h->running = j;
+		*claim = h;
+		if (victim != NULL) {
+			/* Closed after the answer (cache_close_victim), or by
+			 * the worker the job may go to, as any late one. */
+			j->victim = (struct handle *)victim;
+			j->victim_late = 1;
+			victims_closing++;
+		}
+		return (0);
+	}
 	if (victim != NULL) {
 		j->victim = (struct handle *)victim;
 		j->victim_late = victims_closing < CACHE_LATE_CLOSES;
@@ -618,7 +679,24 @@ cache_dispatch(struct job *j, const char **code, const char **msg)
 		cache_submit(h, j);
 		return (0);
 	}
-	return (cache_place(j, code, msg));
+	return (cache_place(j, NULL, code, msg));
+}
+
+/*
+ * The fast path for a tenant that is not cached (server.c): as
+ * cache_dispatch, but a new handle whose file the calling loop may open
+ * itself is claimed for j (as by cache_claim, with h->db NULL) and put in
+ * *claim; otherwise *claim is NULL and j was queued, or refused (-1).
+ * [loop]
+ */
+int
+cache_dispatch_cold(struct job *j, struct handle **claim, const char **code,
+    const char **msg)
+{
+	*claim = NULL;
+	if (cache_find(j->tid, j->tidlen) != NULL)
+		return (cache_dispatch(j, code, msg));
+	return (cache_place(j, claim, code, msg));
 }
 
 /*

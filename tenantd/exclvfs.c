@@ -50,6 +50,8 @@
 #endif
 #include <sys/queue.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +66,10 @@
 #include <sqlite3.h>
 
 #include "exclvfs.h"
+
+#if defined(__linux__)
+#include <linux/openat2.h>	/* struct open_how, RESOLVE_CACHED */
+#endif
 
 /* SQLite's lock bytes (os.h), for the default pending byte. */
 #define PENDING_BYTE	0x40000000
@@ -238,15 +244,114 @@ inode_put(struct xinode *x)
 	free(x);
 }
 
+/*
+ * Non-blocking mode (exclvfs_nowait): a thread that must not wait for the
+ * disk (tenantd's event loop, opening a tenant itself) has its opens,
+ * name lookups and reads of database and WAL files served only from what
+ * the kernel has cached: names resolved with openat2's RESOLVE_CACHED,
+ * reads with preadv2's RWF_NOWAIT.  Whatever would wait instead fails, and
+ * exclvfs_blocked() says so: a name or a page not cached, a file to make,
+ * any write, truncation or sync, any other kind of file, a sleep (SQLite's
+ * busy handler).  The caller then closes the connection and leaves the
+ * open to a thread that may wait.  A read refused this way still starts
+ * the kernel's read-ahead, so that open usually finds the pages there.
+ * Without openat2 or RWF_NOWAIT (a kernel before 5.12, another system)
+ * every open in this mode fails the same way.
+ */
+static __thread int	nowait, blocked;
+
+/* Something in nowait mode would have waited: -1 with errno EAGAIN. */
+static int
+would_block(void)
+{
+	blocked = 1;
+	errno = EAGAIN;
+	return (-1);
+}
+
+/* open(2) of a name whose every component the kernel has cached. */
+static int
+open_cached(const char *path, int oflags)
+{
+#if defined(SYS_openat2) && defined(RESOLVE_CACHED)
+	struct open_how	how;
+	int		fd;
+
+	memset(&how, 0, sizeof how);
+	how.flags = (uint64_t)(oflags | O_CLOEXEC);
+	how.resolve = RESOLVE_CACHED;
+	do
+		fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how,
+		    sizeof how);
+	while (fd == -1 && errno == EINTR);
+	/* EINVAL, ENOSYS: a kernel without it. */
+	if (fd == -1 && (errno == EAGAIN || errno == EINVAL ||
+	    errno == ENOSYS))
+		return (would_block());
+	return (fd);
+#else
+	(void)path;
+	(void)oflags;
+	return (would_block());
+#endif
+}
+
 static int
 open_fd(const char *path, int oflags, mode_t mode)
 {
 	int	fd;
 
+	if (nowait) {
+		/* Making a file is a write: only an existing one. */
+		fd = open_cached(path, oflags & ~(O_CREAT | O_EXCL));
+		if (fd == -1 && errno == ENOENT && (oflags & O_CREAT))
+			return (would_block());
+		return (fd);
+	}
 	do
 		fd = open(path, oflags | O_CLOEXEC, mode);
 	while (fd == -1 && errno == EINTR);
 	return (fd);
+}
+
+/* stat(2), in nowait mode of a cached name only. */
+static int
+x_stat(const char *path, struct stat *sb)
+{
+	int	fd, rc, saved;
+
+	if (!nowait)
+		return (stat(path, sb));
+	if ((fd = open_cached(path, O_PATH)) == -1)
+		return (-1);
+	rc = fstat(fd, sb);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return (rc);
+}
+
+/* pread(2), in nowait mode of cached pages only. */
+static ssize_t
+x_pread(int fd, void *buf, size_t n, off_t off)
+{
+#ifdef RWF_NOWAIT
+	struct iovec	iov;
+	ssize_t		r;
+
+	if (!nowait)
+		return (pread(fd, buf, n, off));
+	iov.iov_base = buf;
+	iov.iov_len = n;
+	r = preadv2(fd, &iov, 1, off, RWF_NOWAIT);
+	if (r == -1 && (errno == EAGAIN || errno == EOPNOTSUPP))
+		return (would_block());
+	return (r);
+#else
+	if (nowait)
+		return (would_block());
+	return (pread(fd, buf, n, off));
+#endif
 }
 
 /*
@@ -262,7 +367,11 @@ inode_get(const char *path, int flags, int *ro)
 	int		 fd, oflags, rdonly = 0, saved;
 
 	*ro = 0;
-	if (!(flags & SQLITE_OPEN_EXCLUSIVE) && stat(path, &sb) == 0) {
+	/* In nowait mode straight to the open, which resolves the name
+	 * from the cache or fails (a stat first would cost a lookup of its
+	 * own); a file already open is found after it. */
+	if (!(flags & SQLITE_OPEN_EXCLUSIVE) && !nowait &&
+	    stat(path, &sb) == 0) {
 		pthread_mutex_lock(&reg_mtx);
 		if ((x = reg_find(sb.st_dev, sb.st_ino)) != NULL) {
 			x->refs++;
@@ -282,6 +391,8 @@ inode_get(const char *path, int flags, int *ro)
 	fd = -1;
 	if (!(flags & SQLITE_OPEN_READONLY))
 		fd = open_fd(path, oflags, 0644);
+	if (fd == -1 && blocked)
+		return (NULL);
 	if (fd == -1 && ((flags & SQLITE_OPEN_READONLY) || errno == EACCES ||
 	    errno == EROFS || errno == EPERM)) {
 		/* As unix does: read-only when writing is refused. */
@@ -342,7 +453,7 @@ x_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
 	int		 got = 0;
 
 	while (got < n) {
-		r = pread(xf->fd, (char *)buf + got, (size_t)(n - got),
+		r = x_pread(xf->fd, (char *)buf + got, (size_t)(n - got),
 		    (off_t)(off + got));
 		if (r == -1) {
 			if (errno == EINTR)
@@ -369,6 +480,10 @@ x_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
 	ssize_t		 w;
 	int		 done = 0;
 
+	if (nowait) {
+		xf->last_errno = would_block();
+		return (SQLITE_IOERR_WRITE);
+	}
 	while (done < n) {
 		w = pwrite(xf->fd, (const char *)buf + done,
 		    (size_t)(n - done), (off_t)(off + done));
@@ -394,6 +509,10 @@ x_truncate(sqlite3_file *f, sqlite3_int64 size)
 	struct xfile	*xf = (struct xfile *)f;
 	int		 rc;
 
+	if (nowait) {
+		xf->last_errno = would_block();
+		return (SQLITE_IOERR_TRUNCATE);
+	}
 	if (xf->chunk > 0)
 		size = ((size + xf->chunk - 1) / xf->chunk) * xf->chunk;
 	do
@@ -437,6 +556,10 @@ x_sync(sqlite3_file *f, int flags)
 	int		 rc;
 
 	(void)flags;
+	if (nowait) {
+		xf->last_errno = would_block();
+		return (SQLITE_IOERR_FSYNC);
+	}
 	do
 		rc = fdatasync(xf->fd);
 	while (rc == -1 && errno == EINTR);
@@ -490,6 +613,10 @@ size_hint(struct xfile *xf, sqlite3_int64 n)
 
 	if (xf->chunk <= 0)
 		return (SQLITE_OK);
+	if (nowait) {
+		xf->last_errno = would_block();
+		return (SQLITE_IOERR_WRITE);
+	}
 	if (fstat(xf->fd, &sb) == -1) {
 		xf->last_errno = errno;
 		return (SQLITE_IOERR_FSTAT);
@@ -555,7 +682,7 @@ x_file_control(sqlite3_file *f, int op, void *arg)
 	case SQLITE_FCNTL_HAS_MOVED:
 		/* Unlinked, or another file put in its place. */
 		*(int *)arg = xf->inode != NULL &&
-		    (stat(xf->path, &sb) == -1 || sb.st_dev != xf->inode->dev ||
+		    (x_stat(xf->path, &sb) == -1 || sb.st_dev != xf->inode->dev ||
 		    sb.st_ino != xf->inode->ino);
 		return (SQLITE_OK);
 	}
@@ -603,6 +730,8 @@ wal_db_mode(const char *path, struct stat *sb)
 		return (-1);
 	memcpy(db, path, len - 4);
 	db[len - 4] = '\0';
+	/* Its database file is open (SQLite opens a WAL for a connection
+	 * to it), so its name is cached, in nowait mode too. */
 	return (stat(db, sb));
 }
 
@@ -820,6 +949,8 @@ static TAILQ_HEAD(xkept_lru, xkept) kept_lru =
 static size_t		 kept_n, kept_bytes;		/* [kept_mtx] */
 static _Atomic uint64_t	 kept_reused, kept_stale;
 
+static void	kept_insert(struct xkept *);
+
 static size_t
 kept_slot(dev_t dev, ino_t ino)
 {
@@ -933,11 +1064,10 @@ static int
 kept_put(struct xinode *x, const char *path)
 {
 	const unsigned char	*hdr;
-	struct xkept		*k, *old, *drop = NULL;
+	struct xkept		*k;
 	struct stat		 sb;
 	char			 wal[1100];
 	uint32_t		 mx, pgsz;
-	size_t			 s;
 
 	if (x->nregions < 1 || x->region_size < 2 * IDX_HDR_SIZE ||
 	    path == NULL)
@@ -955,7 +1085,7 @@ kept_put(struct xinode *x, const char *path)
 	if (fstat(x->fd, &sb) == -1)
 		goto fail;
 	stamp_of(&sb, &k->db);
-	if (wal_name(path, wal, sizeof wal) == -1 || stat(wal, &sb) == -1 ||
+	if (wal_name(path, wal, sizeof wal) == -1 || x_stat(wal, &sb) == -1 ||
 	    !S_ISREG(sb.st_mode) || sb.st_size < (off_t)WALF_HDR +
 	    (off_t)mx * (off_t)(pgsz + WALF_FRAME_HDR))
 		goto fail;
@@ -963,9 +1093,22 @@ kept_put(struct xinode *x, const char *path)
 	k->regions = x->regions;
 	k->nregions = x->nregions;
 	k->region_size = x->region_size;
-	s = (size_t)k->nregions * (size_t)k->region_size;
-	if (s > KEPT_BYTES)
+	if ((size_t)k->nregions * (size_t)k->region_size > KEPT_BYTES)
 		goto fail;
+	kept_insert(k);
+	return (0);
+fail:
+	free(k);
+	return (-1);
+}
+
+/* Put k in the table (replacing the file's older one), dropping the least
+ * recently kept past the limits. */
+static void
+kept_insert(struct xkept *k)
+{
+	struct xkept	*old, *drop = NULL;
+	size_t		 s = (size_t)k->nregions * (size_t)k->region_size;
 
 	pthread_mutex_lock(&kept_mtx);
 	for (old = kept_tab[kept_slot(k->db.dev, k->db.ino)]; old != NULL;
@@ -993,10 +1136,6 @@ kept_put(struct xinode *x, const char *path)
 		drop = old->next;
 		kept_free(old);
 	}
-	return (0);
-fail:
-	free(k);
-	return (-1);
 }
 
 /* 0 if the WAL at path still is what k's index describes. */
@@ -1022,14 +1161,14 @@ kept_check_wal(const struct xkept *k, const char *path)
 	if (!stamp_same(&st, &k->wal))
 		goto out;
 	/* The WAL's own header: the index's salts. */
-	if (pread(fd, b, WALF_HDR, 0) != WALF_HDR ||
+	if (x_pread(fd, b, WALF_HDR, 0) != WALF_HDR ||
 	    (be32(b) & 0xfffffffe) != 0x377f0682 ||
 	    memcmp(b + WALF_SALT, hdr + IDX_SALT, 8) != 0)
 		goto out;
 	/* The index's last frame: a commit, those salts, its checksum. */
 	off = (off_t)WALF_HDR + (off_t)(mx - 1) * (off_t)(pgsz +
 	    WALF_FRAME_HDR);
-	if (pread(fd, b, WALF_FRAME_HDR, off) != WALF_FRAME_HDR ||
+	if (x_pread(fd, b, WALF_FRAME_HDR, off) != WALF_FRAME_HDR ||
 	    be32(b + FRAME_NTRUNC) == 0 ||
 	    memcmp(b + FRAME_SALT, hdr + IDX_SALT, 8) != 0 ||
 	    be32(b + FRAME_CKSUM) != idx_u32(hdr, IDX_FRAMECK) ||
@@ -1058,8 +1197,17 @@ kept_adopt(struct xinode *x, const char *path, int size)
 	if (k->region_size != size || fstat(x->fd, &sb) == -1)
 		goto stale;
 	stamp_of(&sb, &st);
-	if (!stamp_same(&st, &k->db) || kept_check_wal(k, path) == -1)
+	if (!stamp_same(&st, &k->db))
 		goto stale;
+	if (kept_check_wal(k, path) == -1) {
+		if (blocked) {
+			/* Not known to be stale: for the open that may
+			 * wait. */
+			kept_insert(k);
+			return (-1);
+		}
+		goto stale;
+	}
 	x->regions = k->regions;
 	x->nregions = k->nregions;
 	x->region_size = k->region_size;
@@ -1120,8 +1268,11 @@ db_shm_map(sqlite3_file *f, int region, int size, int extend,
 		xf->shm->next = x->shm_first;
 		x->shm_first = xf->shm;
 	}
-	if (x->nregions == 0 && region == 0)
-		(void)kept_adopt(x, xf->path, size);
+	if (x->nregions == 0 && region == 0 &&
+	    kept_adopt(x, xf->path, size) == -1 && blocked) {
+		rc = SQLITE_IOERR_SHMMAP;
+		goto out;
+	}
 	if (x->region_size == 0)
 		x->region_size = size;
 	if (size != x->region_size) {
@@ -1296,9 +1447,15 @@ excl_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
 
 	(void)vfs;
 	if (name == NULL || (flags & SQLITE_OPEN_DELETEONCLOSE) ||
-	    !(flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL)))
+	    !(flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL))) {
+		if (nowait) {
+			((struct xfile *)file)->methods = NULL;
+			(void)would_block();
+			return (SQLITE_CANTOPEN);
+		}
 		return (unix_vfs->xOpen(unix_vfs, name, file, flags,
 		    out_flags));
+	}
 	memset(xf, 0, sizeof *xf);
 	xf->fd = -1;
 	if (flags & SQLITE_OPEN_WAL) {
@@ -1322,6 +1479,57 @@ excl_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
 		*out_flags = ro ? (flags & ~(SQLITE_OPEN_READWRITE |
 		    SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY : flags;
 	return (SQLITE_OK);
+}
+
+/*
+ * xAccess: the unix VFS's, but in nowait mode only for a cached name (an
+ * existing file counts when it is not empty, as under unix).
+ */
+static int
+excl_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
+{
+	struct stat	sb;
+
+	(void)vfs;
+	if (!nowait)
+		return (unix_vfs->xAccess(unix_vfs, name, flags, out));
+	if (x_stat(name, &sb) == -1) {
+		if (blocked)
+			return (SQLITE_IOERR_ACCESS);
+		*out = 0;
+		return (SQLITE_OK);
+	}
+	if (flags == SQLITE_ACCESS_EXISTS) {
+		*out = !S_ISREG(sb.st_mode) || sb.st_size > 0;
+		return (SQLITE_OK);
+	}
+	/* The name is cached now. */
+	return (unix_vfs->xAccess(unix_vfs, name, flags, out));
+}
+
+/* xSleep (the busy handler's wait): in nowait mode a failure instead. */
+static int
+excl_sleep(sqlite3_vfs *vfs, int us)
+{
+	(void)vfs;
+	if (nowait) {
+		(void)would_block();
+		return (0);
+	}
+	return (unix_vfs->xSleep(unix_vfs, us));
+}
+
+void
+exclvfs_nowait(int on)
+{
+	nowait = on;
+	blocked = 0;
+}
+
+int
+exclvfs_blocked(void)
+{
+	return (blocked);
 }
 
 /* Open records (tests). */
@@ -1353,5 +1561,7 @@ exclvfs_init(void)
 	if (excl_vfs.szOsFile < (int)sizeof(struct xfile))
 		excl_vfs.szOsFile = (int)sizeof(struct xfile);
 	excl_vfs.xOpen = excl_open;
+	excl_vfs.xAccess = excl_access;
+	excl_vfs.xSleep = excl_sleep;
 	return (sqlite3_vfs_register(&excl_vfs, 0) == SQLITE_OK ? 0 : -1);
 }

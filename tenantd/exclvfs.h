@@ -14,6 +14,14 @@
 int	exclvfs_init(void);		/* register EXCL_VFS (not default) */
 size_t	exclvfs_open_files(void);	/* database files open (tests) */
 
+/*
+ * This thread's opens and reads of database and WAL files from what the
+ * kernel has cached only, failing where they would wait for the disk
+ * (on: 1; clears the blocked flag); exclvfs_blocked() says one did.
+ */
+void	exclvfs_nowait(int);
+int	exclvfs_blocked(void);
+
 /* WAL indexes kept for files no connection has open (exclvfs.c). */
 struct exclvfs_kept {
 	size_t		count;		/* kept now */

@@ -82,6 +82,7 @@ struct flushq {
 	_Atomic int		 posted;
 	struct job		 release;
 	struct loop		*loop;
+	size_t			 inflight;	/* its conns' requests in hand */
 };
 static _Thread_local struct flushq *loop_fq;
 static struct flushq	*flushqs[64];	/* all of them, for shutdown */
@@ -201,6 +202,14 @@ size_t
 http_inflight(void)
 {
 	return (ninflight);
+}
+
+/* Requests read and not yet answered on req's loop (req among them).
+ * [that loop] */
+size_t
+http_loop_inflight(const struct http_req *req)
+{
+	return (req->conn->fq->inflight);
 }
 
 /*
@@ -588,6 +597,7 @@ reply_done(struct http_req *req, int status)
 	free(c->head);
 	c->head = NULL;
 	ninflight--;
+	c->fq->inflight--;
 	if (!c->keepalive) {
 		c->state = C_CLOSING;
 		bufferevent_disable(c->bev, EV_READ);
@@ -1030,6 +1040,7 @@ conn_process(struct http_conn *c)
 		req->body_len = c->need;
 		c->state = C_BUSY;
 		ninflight++;
+		c->fq->inflight++;
 		handler(req);
 		return;
 	}
@@ -1043,6 +1054,7 @@ conn_process(struct http_conn *c)
 		req->body_len = c->need;
 		c->state = C_BUSY;
 		ninflight++;
+		c->fq->inflight++;
 		handler(req);
 	}
 }

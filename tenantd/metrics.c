@@ -93,6 +93,12 @@ static const struct {
 	    "worker before they had any effect (a write where none may run "
 	    "on the loop, or past the step budget of the loop).",
 	    &cache_stats.inline_handoffs },
+	{ "tenantd_inline_opens_total", "Requests for a tenant that was not "
+	    "open whose file the event loop opened itself (it had no other "
+	    "request in hand).", &cache_stats.inline_opens },
+	{ "tenantd_inline_open_waits_total", "Of those, opens handed to a "
+	    "worker because they would have waited for the disk.",
+	    &cache_stats.inline_open_waits },
 	{ "tenantd_handed_checkpoints_total", "WAL checkpoints that commits "
 	    "on a loop left to a worker.", &cache_stats.checkpoints },
 	{ "tenantd_cache_trims_total", "Idle handles that gave their page "

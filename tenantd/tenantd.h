@@ -477,6 +477,8 @@ struct cache_stats {
 	uint64_t	batched;	/* requests run behind another */
 	uint64_t	inline_runs;	/* run on a loop (fast path) */
 	uint64_t	inline_handoffs;	/* fast path gave up: worker */
+	uint64_t	inline_opens;	/* misses opened on a loop */
+	uint64_t	inline_open_waits;	/* of those: would wait, worker */
 	uint64_t	checkpoints;	/* owed by the fast path, on workers */
 	uint64_t	trims;		/* idle handles' memory released */
 };
@@ -484,9 +486,12 @@ extern struct cache_stats cache_stats;
 extern _Atomic long cache_open_handles;	/* files open now (workers) */
 void		 cache_init(struct catalog *);
 int		 cache_dispatch(struct job *, const char **, const char **);
+int		 cache_dispatch_cold(struct job *, struct handle **,
+		    const char **, const char **);
 void		 cache_submit(struct handle *, struct job *);
 void		 cache_job_done(struct job *);
 void		 cache_victim_free(struct job *);
+void		 cache_close_victim(struct handle *);
 void		 cache_victim_gone(void);
 void		 cache_batch_done(struct job *);
 void		 handle_close_clean(struct handle *);
@@ -609,6 +614,7 @@ void		 http_reply_error(struct http_req *, int, const char *,
 		     const char *, ...) printflike(4, 5);
 size_t		 http_conn_count(void);
 size_t		 http_inflight(void);
+size_t		 http_loop_inflight(const struct http_req *);
 int		 http_pct_decode(const char *, size_t, char *, size_t,
 		     size_t *);
 int		 http_parse_request(char *, size_t, struct http_req *, size_t,

@@ -19,10 +19,13 @@
 
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,6 +190,70 @@ writer_main(void *arg)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return (NULL);
+}
+
+/*
+ * Nowait mode (exclvfs_nowait, the loop opening a tenant itself): a file
+ * whose pages are cached opens and reads; anything that would wait for
+ * the disk fails and says so (exclvfs_blocked), and leaves no trace: no
+ * file made, nothing written; the same open without it works.
+ */
+static void
+test_nowait(void)
+{
+	sqlite3		*db;
+	struct statfs	 fs;
+	char		 p[128], q[128];
+	int		 rc, fd;
+
+	snprintf(p, sizeof p, "%s/nowait.db", dir);
+	db = open_kept(p, &rc);
+	exec(db, "CREATE TABLE t (x); INSERT INTO t VALUES (1)");
+	sqlite3_close(db);
+
+	exclvfs_nowait(1);
+	db = open_kept(p, &rc);
+	is_int(count(db, &rc), 1, "nowait: a file just written opens and reads");
+	is_int(exclvfs_blocked(), 0, "without anything that would wait");
+	rc = exec(db, "INSERT INTO t VALUES (2)");
+	ok(rc != SQLITE_OK, "nowait: a write fails (%d)", rc);
+	is_int(exclvfs_blocked(), 1, "and says it would have waited");
+	sqlite3_close(db);
+	exclvfs_nowait(0);
+	db = open_kept(p, &rc);
+	is_int(count(db, &rc), 1, "the write left nothing behind");
+	sqlite3_close(db);
+
+	snprintf(q, sizeof q, "%s/nowait-new.db", dir);
+	exclvfs_nowait(1);
+	db = open_vfs(q, TENANT_VFS, &rc);
+	ok(rc != SQLITE_OK && exclvfs_blocked(),
+	    "nowait: a file that does not exist is not made (%d)", rc);
+	sqlite3_close(db);
+	exclvfs_nowait(0);
+	ok(access(q, F_OK) == -1 && errno == ENOENT, "and is not there");
+
+	/* Its pages dropped from memory: the first read would wait. */
+	if (statfs(dir, &fs) == 0 && fs.f_type == TMPFS_MAGIC) {
+		ok(1, "# SKIP %s is on tmpfs: pages cannot be dropped", dir);
+		return;
+	}
+	if ((fd = open(p, O_RDONLY)) != -1) {
+		(void)fdatasync(fd);
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		close(fd);
+	}
+	exclvfs_nowait(1);
+	db = open_kept(p, &rc);
+	if (rc == SQLITE_OK)
+		(void)count(db, &rc);
+	ok(rc != SQLITE_OK && exclvfs_blocked(),
+	    "nowait: a file whose pages are not in memory fails (%d)", rc);
+	sqlite3_close(db);
+	exclvfs_nowait(0);
+	db = open_kept(p, &rc);
+	is_int(count(db, &rc), 1, "and opens and reads without nowait");
+	sqlite3_close(db);
 }
 
 int
@@ -497,6 +564,8 @@ main(void)
 	is_int(sys, EMFILE, "and sqlite3_system_errno says EMFILE");
 	sqlite3_close(b);
 	sqlite3_close(a);
+
+	test_nowait();
 
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
