@@ -9,6 +9,12 @@
  *           close of a file that is not open, round robin over many files,
  *           as a request to a tenant that is not in the handle cache is
  *           served (the daemon also closes an evicted handle per miss);
+ *   coldidle  the same with the thread asleep for COLD_IDLE_US before each
+ *           open (not timed): what that work costs a thread that starts it
+ *           from idle, as a daemon serving one request at a time does.  On
+ *           a VM whose idle virtual CPU halts (no guest halt polling) the
+ *           caches and TLB it comes back to are colder: not the daemon's
+ *           work, but what the machine charges for it at low load;
  *   update  a prepared point update on an open handle, autocommit, with
  *           synchronous=NORMAL and with synchronous=FULL (WAL mode);
  *   mem     RSS per open idle handle: every file opened like the daemon
@@ -31,7 +37,8 @@
  * If DIR does not exist, floor creates it with FILES databases of 100 rows
  * kv(k INTEGER PRIMARY KEY, v TEXT) in WAL mode; otherwise it uses the
  * files there.  TESTS is a comma-separated subset of
- * hot,cold,update,mem,memnobulk,wake (default hot,cold,update,mem).  Prints "floor key value" lines for run.sh.
+ * hot,cold,coldidle,update,mem,memnobulk,wake (default
+ * hot,cold,update,mem).  Prints "floor key value" lines for run.sh.
  * Build: gcc -O2 floor.c -lsqlite3 -o floor.
  */
 
@@ -238,13 +245,16 @@ test_hot(const char *path, double secs)
  * daemon's cache holds its handles while it opens a cold tenant (SQLite's
  * unix VFS keeps every open file on a list that each open walks).
  */
+#define COLD_IDLE_US	100
+
 static void
-test_cold(const char *dir, int files, double secs, int held)
+test_cold(const char *dir, int files, double secs, int held, int idle)
 {
 	sqlite3		*db, **hold = NULL;
 	sqlite3_stmt	*st;
 	char		 path[4096], out[64];
-	const char	*key = held > 0 ? "cold_held" : "cold";
+	const char	*key = idle ? "cold_idle" : held > 0 ? "cold_held" :
+			    "cold";
 	double		*lat, t0, t1, t, sum = 0;
 	long		 n = 0, cap = 1 << 20;
 	struct stat	 sb;
@@ -268,6 +278,8 @@ test_cold(const char *dir, int files, double secs, int held)
 	t = t0 = now_s();
 	while (t - t0 < secs && n < cap) {
 		snprintf(path, sizeof path, "%s/f%ld.db", dir, n % files);
+		if (idle)
+			usleep(COLD_IDLE_US);
 		t1 = now_s();
 		db = open_like_daemon(path, pragmas_normal);
 		if (sqlite3_prepare_v2(db, "SELECT v FROM kv WHERE k = ?", -1,
@@ -463,7 +475,7 @@ main(int argc, char **argv)
 	if (argc < 2 || argc > 6 || argv[1][0] == '-' || argv[1][0] == '\0' ||
 	    secs <= 0 || files < 1 || held < 0) {
 		fprintf(stderr, "usage: floor DIR [seconds-per-test] [files] "
-		    "[hot,cold,update,mem,memnobulk,wake] [files held open "
+		    "[hot,cold,coldidle,update,mem,memnobulk,wake] [files held open "
 		    "during cold]\n");
 		return (2);
 	}
@@ -484,7 +496,9 @@ main(int argc, char **argv)
 	if (wanted(tests, "hot"))
 		test_hot(path, secs);
 	if (wanted(tests, "cold"))
-		test_cold(argv[1], files, secs, held);
+		test_cold(argv[1], files, secs, held, 0);
+	if (wanted(tests, "coldidle"))
+		test_cold(argv[1], files, secs, 0, 1);
 	if (wanted(tests, "update")) {
 		test_update(path, pragmas_normal, "normal", secs);
 		test_update(path, pragmas_full, "full", secs);

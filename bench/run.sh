@@ -758,7 +758,7 @@ for n in "${NS[@]}"; do
 	# costs move with whatever else the machine does): alone, and with
 	# $cap other files held open as the daemon's cache holds them
 	# (SQLite's unix VFS walks its list of open files on every open).
-	floor "floor.$n" cold,wake
+	floor "floor.$n" cold,coldidle,wake
 	floor "floor.$n" cold "$cap"
 	td_case "$n/cold/seq/cold1" select seq "$n" 1
 	row "cold tenant, 1 connection|$n|round robin|$n/cold/seq/cold1|"
@@ -872,7 +872,7 @@ report() {
 	echo "Daemon over bare SQLite:"
 	echo
 	for n in "${NS[@]}"; do
-		echo "- $n tenants: cold-tenant request p50 at 1 connection $(ms "${R[$n/cold/seq/cold1.p50]}") ms / floor open+query+close p50 with the same ${R[floor.$n.cold_held_files]} files held open as the daemon's cache $(ms "${R[floor.$n.cold_held_p50_us]}") ms = **$(xr "$(ratio "${R[$n/cold/seq/cold1.p50]}" "${R[floor.$n.cold_held_p50_us]}")")** (against the floor with no other file open, $(ms "${R[floor.$n.cold_p50_us]}") ms: $(xr "$(ratio "${R[$n/cold/seq/cold1.p50]}" "${R[floor.$n.cold_p50_us]}")"); both measured just before, with a thread wake-up round trip p50 of ${R[floor.$n.wake_rtt_p50_us]} us); point-select throughput (Zipf, $CONNS connections) / floor hot select (1 thread) = **$(xr "$(ratio "${R[$n/select/zipf/normal.rps]}" "${R[floor.hot_select_ops]}")")**"
+		echo "- $n tenants: cold-tenant request p50 at 1 connection $(ms "${R[$n/cold/seq/cold1.p50]}") ms / floor open+query+close p50 with the same ${R[floor.$n.cold_held_files]} files held open as the daemon's cache $(ms "${R[floor.$n.cold_held_p50_us]}") ms = **$(xr "$(ratio "${R[$n/cold/seq/cold1.p50]}" "${R[floor.$n.cold_held_p50_us]}")")** (against the floor with no other file open, $(ms "${R[floor.$n.cold_p50_us]}") ms: $(xr "$(ratio "${R[$n/cold/seq/cold1.p50]}" "${R[floor.$n.cold_p50_us]}")"); against the same open begun from idle, the thread asleep 100 us before each, $(ms "${R[floor.$n.cold_idle_p50_us]}") ms: $(xr "$(ratio "${R[$n/cold/seq/cold1.p50]}" "${R[floor.$n.cold_idle_p50_us]}")"); all measured just before, with a thread wake-up round trip p50 of ${R[floor.$n.wake_rtt_p50_us]} us); point-select throughput (Zipf, $CONNS connections) / floor hot select (1 thread) = **$(xr "$(ratio "${R[$n/select/zipf/normal.rps]}" "${R[floor.hot_select_ops]}")")**"
 	done
 	echo
 	echo "| target (issue 6) | measured | |"
