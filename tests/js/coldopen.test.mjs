@@ -4,7 +4,8 @@
 // kernel has cached only (exclvfs.c's nowait mode): a file whose pages
 // are not in memory goes to a worker, which opens it again and answers.
 // Files not made yet, tenants with a migration due and --shared-files
-// always go to a worker; an evicted handle is still closed, off the loop.
+// always go to a worker, and so does a schema too large to read on the
+// loop; an evicted handle is still closed, off the loop.
 import { execFileSync } from 'node:child_process';
 import { cpSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -103,8 +104,28 @@ await run(async (t, keep) => {
     t.is(delta(m1, m0, 'tenantd_cache_misses_total'), 1, 'one miss');
   }
 
+  // 4b. A schema of 400 tables: reading it would hold the loop for long,
+  //     so the loop's open stops at its budget and a worker opens it.
+  await d.admin('POST', '/v1/tenants', { id: 'wide', schema: null });
+  const ddl = Array.from({ length: 400 }, (_, i) => `CREATE TABLE t${i} (x INTEGER);`).join(' ');
+  let res = await fetch(`${d.url}/t/wide/v2/pipeline`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ requests: [{ type: 'sequence', sql: ddl }, { type: 'close' }] }),
+  });
+  t.is(res.status, 200, 'a tenant with 400 tables is made');
+  await d.sql('a', 'SELECT 1');
+  await d.sql('b', 'SELECT 1');		// a, b open: wide evicted
+  m0 = await d.metrics();
+  r = await d.sql('wide', 'SELECT count(*) FROM sqlite_schema');
+  m1 = await d.metrics();
+  t.is(value(r), '400', 'its next read answers from the whole schema');
+  t.is(delta(m1, m0, 'tenantd_inline_opens_total'), 1, 'the loop began to open it');
+  t.is(delta(m1, m0, 'tenantd_inline_handoffs_total'), 1,
+    'and stopped at its budget reading the schema: a worker opened it');
+  t.is(delta(m1, m0, 'tenantd_inline_open_waits_total'), 0, 'not for the disk');
+
   // 5. An unknown tenant: the same 404 as ever.
-  const res = await fetch(`${d.url}/t/nosuch/v2/pipeline`, {
+  res = await fetch(`${d.url}/t/nosuch/v2/pipeline`, {
     method: 'POST', headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ requests: [{ type: 'execute', stmt: { sql: 'SELECT 1' } }] }),
   });
