@@ -575,14 +575,15 @@ cache_close_victim(struct handle *victim)
 /*
  * Whether the calling loop may open h's file itself (cache_dispatch_cold):
  * the file was made (making one writes) and is opened through exclvfs.c's
- * VFS (its non-blocking mode), no migration is due on open, and not too
- * many evicted handles are still closing (the miss could not wait for a
- * close).
+ * VFS (its non-blocking mode, if the system has it), no migration is due
+ * on open, and not too many evicted handles are still closing (the miss
+ * could not wait for a close).
  */
 static int
 cache_cold_inline_ok(struct handle *h, const struct tenant_rec *rec)
 {
 	return (rec->materialized && !cfg.shared_files &&
+	    exclvfs_nowait_works() &&
 	    (h->set == NULL || h->version >= migrate_set_latest(h->set->set)) &&
 	    victims_closing < CACHE_LATE_CLOSES);
 }

@@ -259,6 +259,9 @@ inode_put(struct xinode *x)
  * every open in this mode fails the same way.
  */
 static __thread int	nowait, blocked;
+/* The kernel (or a seccomp filter, or valgrind) refused openat2's
+ * RESOLVE_CACHED or RWF_NOWAIT once: nowait mode would never work. */
+static _Atomic int	nowait_broken;
 
 /* Something in nowait mode would have waited: -1 with errno EAGAIN. */
 static int
@@ -284,10 +287,15 @@ open_cached(const char *path, int oflags)
 		fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how,
 		    sizeof how);
 	while (fd == -1 && errno == EINTR);
-	/* EINVAL, ENOSYS: a kernel without it. */
-	if (fd == -1 && (errno == EAGAIN || errno == EINVAL ||
-	    errno == ENOSYS))
+	if (fd == -1 && errno == EAGAIN)
 		return (would_block());
+	/* EINVAL, ENOSYS: a kernel without it; EPERM: a seccomp filter
+	 * that does not know it. */
+	if (fd == -1 && (errno == EINVAL || errno == ENOSYS ||
+	    errno == EPERM)) {
+		atomic_store(&nowait_broken, 1);
+		return (would_block());
+	}
 	return (fd);
 #else
 	(void)path;
@@ -344,6 +352,8 @@ x_pread(int fd, void *buf, size_t n, off_t off)
 	iov.iov_base = buf;
 	iov.iov_len = n;
 	r = preadv2(fd, &iov, 1, off, RWF_NOWAIT);
+	if (r == -1 && errno == EOPNOTSUPP)	/* not on this file system */
+		atomic_store(&nowait_broken, 1);
 	if (r == -1 && (errno == EAGAIN || errno == EOPNOTSUPP))
 		return (would_block());
 	return (r);
@@ -1530,6 +1540,17 @@ int
 exclvfs_blocked(void)
 {
 	return (blocked);
+}
+
+/* Whether nowait mode can work here: not once refused by the system. */
+int
+exclvfs_nowait_works(void)
+{
+#if defined(SYS_openat2) && defined(RESOLVE_CACHED) && defined(RWF_NOWAIT)
+	return (!atomic_load(&nowait_broken));
+#else
+	return (0);
+#endif
 }
 
 /* Open records (tests). */
