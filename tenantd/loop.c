@@ -47,6 +47,7 @@ struct loop {
 	struct event		*ev;
 	pthread_mutex_t		 mtx;
 	struct job_list		 q;
+	_Atomic int		 woken;		/* eventfd written, not drained */
 	int			 stop;
 };
 
@@ -79,6 +80,7 @@ loop_drain(struct loop *l)
 
 	pthread_mutex_lock(&l->mtx);
 	TAILQ_CONCAT(&list, &l->q, entry);
+	atomic_store(&l->woken, 0);
 	pthread_mutex_unlock(&l->mtx);
 	while ((j = TAILQ_FIRST(&list)) != NULL) {
 		TAILQ_REMOVE(&list, j, entry);
@@ -119,6 +121,8 @@ loop_post(struct loop *l, struct job *j)
 	pthread_mutex_lock(&l->mtx);
 	wake = TAILQ_EMPTY(&l->q);
 	TAILQ_INSERT_TAIL(&l->q, j, entry);
+	if (wake)
+		atomic_store(&l->woken, 1);
 	pthread_mutex_unlock(&l->mtx);
 	while (wake && write(l->fd, &one, sizeof one) == -1) {
 		if (errno == EAGAIN)
@@ -322,6 +326,27 @@ struct event_base *
 loop_base(struct loop *l)
 {
 	return (l->base);
+}
+
+/*
+ * Whether the calling loop has events ready beside the one it is running:
+ * other sockets readable in this iteration, answers to send, jobs to hand
+ * over.  Not its queue of posted jobs: what comes back there for a
+ * request still counts as in hand (http_loop_inflight), and the rest (an
+ * evicted handle to free after its close) is no request waiting.  At one
+ * connection that post and the client's next request often come in the
+ * same wake-up.  [loop]
+ */
+int
+loop_others_ready(void)
+{
+	int	n;
+
+	n = event_base_get_num_events(loop_self->base,
+	    EVENT_BASE_COUNT_ACTIVE);
+	if (n > 0 && atomic_load(&loop_self->woken))
+		n--;
+	return (n > 0);
 }
 
 int

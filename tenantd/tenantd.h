@@ -414,6 +414,7 @@ void		 loop_post(struct loop *, struct job *);
 int		 loop_mine(struct loop *);
 struct loop	*loop_next(void);
 struct event_base *loop_base(struct loop *);
+int		 loop_others_ready(void);
 int		 loop_id(struct loop *);
 int		 loop_count(void);
 void		 thread_name(pthread_t, const char *, int);
