@@ -177,18 +177,18 @@ pipeline_refused(struct pjob *pj, const char *code, const char *msg)
  * autocommit statement leaves no trace).  A stopped pipeline goes to a
  * worker as if it had just arrived.
  *
- * A tenant that is not cached is opened here too while this loop has no
- * other request in hand and no other event ready (a socket ready is a
- * request that would wait behind the open: under load, where every
- * request is read and handled in turn, the loops opened every file
- * themselves, serially, and the heap of their short-lived buffers
- * fragmented around the connections' memory: 38 -> 45-50 KiB per idle
- * handle in the bench's memory phase), as a worker would (cache_dispatch_cold says
- * which files may be: made already, no migration due): it would only
- * wait for the worker, which costs a wake-up each way on top of the same
- * open (bench: a cold tenant at one connection, eight pairs: p50 median
- * 256 -> 232 us; 3.8 -> 2.3 context switches per request).  With more
- * requests in hand, the workers open files beside the loop.
+ * A tenant that is not cached is opened here too, as a worker would,
+ * while this loop has no other request in hand and no other event ready
+ * (cache_dispatch_cold says which files may be: made already, no
+ * migration due).  The loop would only wait for the worker, at the cost
+ * of a wake-up each way on top of the same open (bench: a cold tenant at
+ * one connection, eight pairs: p50 median 256 -> 232 us; 3.8 -> 2.3
+ * context switches per request).  A socket ready is a request that would
+ * wait behind the open: under load, where a loop reads and handles its
+ * requests one at a time, "nothing else in hand" alone let the loops open
+ * every file themselves, serially, and their heaps fragmented around the
+ * connections' memory (the bench's memory phase: 38 -> 45-52 KiB per idle
+ * handle).  With more going on, the workers open files beside the loop.
  *
  * Called with the state lock held; returns 1 when it took the job
  * (answered it, or queued it for a worker) and released the lock, 0 when
@@ -224,8 +224,7 @@ pipeline_fast(struct pjob *pj)
 		/* Not cached: while this loop has nothing else in hand
 		 * and nothing else ready, it opens the file itself
 		 * (below). */
-		if (http_loop_inflight(pj->req) > 1 || loop_others_ready() ||
-		    cache_find(j->tid, j->tidlen) != NULL)
+		if (http_loop_inflight(pj->req) > 1 || loop_others_ready())
 			return (0);
 		if (cache_dispatch_cold(j, &h, &code, &msg) != 0) {
 			pipeline_refused(pj, code, msg);
@@ -233,7 +232,7 @@ pipeline_fast(struct pjob *pj)
 			return (1);
 		}
 		if (h == NULL) {
-			state_unlock();		/* queued for a worker */
+			state_unlock();		/* queued, or waiting */
 			return (1);
 		}
 	}
