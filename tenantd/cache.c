@@ -554,6 +554,18 @@ cache_trim_idle(uint64_t now)
 	worker_push_backgrounds(&trims);	/* one lock, one wake-up */
 }
 
+/* h runs j on the calling loop (the fast path), pinned.  [loop] */
+static struct handle *
+handle_claim(struct handle *h, struct job *j)
+{
+	cache_stats.inline_runs++;
+	j->h = h;
+	j->loop = loop_self;
+	lru_pin(&table, &h->le);
+	h->running = j;
+	return (h);
+}
+
 static void
 victim_close_run(struct job *j)
 {
@@ -640,13 +652,8 @@ cache_place(struct job *j, struct handle **claim, const char **code,
 	cache_stats.misses++;
 	h = handle_new(&rec);
 	if (claim != NULL && cache_cold_inline_ok(h, &rec)) {
-		cache_stats.inline_runs++;
 		cache_stats.inline_opens++;
-		j->h = h;
-		j->loop = loop_self;
-		lru_pin(&table, &h->le);
-		h->running = j;
-		*claim = h;
+		*claim = handle_claim(h, j);
 		if (victim != NULL) {
 			/* Closed after the answer (cache_close_victim), or by
 			 * the worker the job may go to, as any late one. */
@@ -720,12 +727,7 @@ cache_claim(struct job *j)
 	    !TAILQ_EMPTY(&h->jobs))
 		return (NULL);
 	cache_stats.hits++;
-	cache_stats.inline_runs++;
-	j->h = h;
-	j->loop = loop_self;
-	lru_pin(&table, &h->le);
-	h->running = j;
-	return (h);
+	return (handle_claim(h, j));
 }
 
 /*
