@@ -42,10 +42,17 @@ await run(async (t, keep) => {
   }
   for (let i = 0; i < 50; i++) await p('wa', `INSERT INTO t VALUES (${i})`);
 
-  // Two handles at most: opening wb and wc evicts wa.
+  // Two handles at most: opening wb and wc evicts wa.  Its connection is
+  // closed by a worker after the answer that evicted it: wait for that
+  // (until then a reopen shares the open connection's WAL index).
+  const evictWa = async () => {
+    await p('wb', 'SELECT 1');
+    await p('wc', 'SELECT 1');
+    for (let i = 0; i < 500 && (await d.metrics()).tenantd_open_handles > 2; i++)
+      await new Promise((res) => setTimeout(res, 10));
+  };
   const e0 = (await d.metrics()).tenantd_cache_evictions_total;
-  await p('wb', 'SELECT 1');
-  await p('wc', 'SELECT 1');
+  await evictWa();
   t.ok((await d.metrics()).tenantd_cache_evictions_total > e0, 'wa was evicted (closed) to make room');
   t.ok(walSize(d.data, 'wa') > 0,
     `its close did not checkpoint: the WAL still holds its commits (${walSize(d.data, 'wa')} bytes)`);
@@ -59,12 +66,6 @@ await run(async (t, keep) => {
   // The sqlite3 shell writes to wa while tenantd has it closed: once
   // appending to its WAL only (no checkpoint at its close), once with a
   // checkpoint into the database file (and the WAL emptied).
-  const evictWa = async () => {
-    await p('wb', 'SELECT 1');
-    await p('wc', 'SELECT 1');
-    for (let i = 0; i < 500 && (await d.metrics()).tenantd_open_handles > 2; i++)
-      await new Promise((res) => setTimeout(res, 10));
-  };
   const shell = (id, ...cmds) => execFileSync('sqlite3', [...cmds.flatMap((c) => ['-cmd', c]),
     pathOf(d.data, id), '.quit'], { encoding: 'utf8' });
   await evictWa();
