@@ -579,6 +579,21 @@ log "private dir $tmp"
 # share the host stole over the run (report): on a VM that share says
 # whether a run's numbers are the machine's or the servers'.
 STAT0=$(grep -m1 '^cpu ' /proc/stat)
+# The guest kernel's own proactive reclaim, which competes for the same
+# cores: DAMON's kdamond threads page out page cache left idle for a while
+# (on the bench VM: pages idle 30 s, up to 800 ms of CPU per second), and
+# what they paged out is read back from disk when used again.  Their CPU
+# ticks and the kernel's file refault and read counters at the start.
+kdamond_ticks() {
+	local p t=0 v
+	for p in $(pgrep -x 'kdamond\.[0-9]+' 2>/dev/null); do
+		v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null) && t=$((t + v))
+	done
+	echo "$t"
+}
+vmstat_get() { awk -v k="$1" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }' /proc/vmstat; }
+KD0=$(kdamond_ticks); KDT0=$(date +%s.%N)
+RF0=$(vmstat_get workingset_refault_file); PGIN0=$(vmstat_get pgpgin)
 {
 	echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "command:  bench/run.sh $ARGV"
@@ -831,6 +846,14 @@ report() {
 	    NR == 1 { for (i = 2; i <= 9; i++) a[i] = $i }
 	    NR == 2 { for (i = 2; i <= 9; i++) { d[i] = $i - a[i]; t += d[i] }
 		if (t > 0) printf "cpu:      over the run (/proc/stat, both cores): busy %.0f%%, idle %.0f%%, iowait %.0f%%, stolen by the host %.1f%%\n", 100 * (t - d[5] - d[6] - d[9]) / t, 100 * d[5] / t, 100 * d[6] / t, 100 * d[9] / t }'
+	if [ -n "$(pgrep -x 'kdamond\.[0-9]+' 2>/dev/null)" ]; then
+		awk -v k=$(($(kdamond_ticks) - KD0)) -v hz="$TICK" -v t0="$KDT0" -v t1="$(date +%s.%N)" \
+		    -v pg="$(getconf PAGESIZE)" -v rf=$(($(vmstat_get workingset_refault_file) - RF0)) -v pi=$(($(vmstat_get pgpgin) - PGIN0)) 'BEGIN {
+			printf "reclaim:  the kernel'"'"'s proactive reclaim (DAMON, kdamond) used %.1f%% of one core over the run; file pages read back after reclaim %d (%.0f MiB, workingset_refault_file), disk reads %.0f MiB (pgpgin)\n",
+			    (t1 > t0 ? 100 * k / hz / (t1 - t0) : 0), rf, rf * pg / 1048576, pi / 1024 }'
+	else
+		echo "reclaim:  no proactive reclaim thread (kdamond) on this kernel"
+	fi
 	echo "stops:    the slowest tenantd stop (SIGTERM to exit, every open tenant's WAL put into its file) took $TD_STOP_MAX s$([ "$TD_KILLED" -gt 0 ] && echo "; **$TD_KILLED stop(s) timed out and were killed**: the daemon after it read WALs back on its opens")"
 	echo
 	echo "| workload | tenants | popularity | tenantd (sync, cache cap) | tenantd req/s | p50 ms | p99 ms | cache hits | tenantd CPU | peak RSS MiB | PostgreSQL | PG tx/s | PG p50 ms | PG p99 ms | PG CPU | tenantd/PG | each round |"
