@@ -8,8 +8,10 @@
  * handle is evicted, and the worker that runs the new handle's first job
  * closes the victim's connection, after that job's answer is on its way
  * while fewer than CACHE_LATE_CLOSES victims are closing, else before
- * opening (cache_place), so the cache holds at most CACHE_LATE_CLOSES
- * connections over the cap, for the time of a close.  A handle is pinned
+ * opening (cache_place); a loop that opened the new handle itself holds
+ * the victim until it runs out of events (cache_close_victim, cache_idle).
+ * So the cache holds at most CACHE_LATE_CLOSES connections over the cap,
+ * for the time of a close.  A handle is pinned
  * (never a victim) while it has a job queued or running, or while a Hrana
  * stream holds a transaction on it.
  * When every handle is pinned, a miss waits on waitq until one frees up or
@@ -67,9 +69,11 @@ static int	trims_running;
  * close is a third of a miss's work: bench, a cold tenant at one
  * connection, p50 130 -> 103 us), while fewer than this many victims are
  * closing: the cache's descriptors exceed the cap by at most twice that,
- * well inside what the default cap leaves for everything else.
+ * well inside what the default cap (CACHE_FD_SLACK) leaves for everything
+ * else.  Room for a batch of held victims (CACHE_VICTIM_BATCH) and as
+ * many closing on workers.
  */
-#define CACHE_LATE_CLOSES	4
+#define CACHE_LATE_CLOSES	8
 #define CACHE_MALLOC_TRIM_US	10000000
 #define CACHE_REGROW_US		30000000	/* see cache_regrow */
 #define CACHE_FD_SLACK		64
@@ -307,16 +311,20 @@ close_done(struct job *j)
 	free(j);
 }
 
-/* A worker closes h's connection (run), then its loop frees it (done). */
+/*
+ * A worker closes the connection of handle arg, or of every handle in a
+ * victim_batch (run), then its loop frees it (done).
+ */
 static void
-close_push(struct handle *h, void (*run)(struct job *),
+close_push(void *arg, void (*run)(struct job *),
     void (*done)(struct job *))
 {
 	struct job	*j = xcalloc(1, sizeof *j);
 
 	j->run = run;
 	j->done = done;
-	j->arg = h;
+	j->arg = arg;
+	j->quiet = 1;
 	worker_push(j);
 }
 
@@ -566,22 +574,136 @@ handle_claim(struct handle *h, struct job *j)
 	return (h);
 }
 
+/*
+ * The victims of misses a loop opened itself (cache_dispatch_cold) are
+ * held after the answers, and closed by the first loop to run out of
+ * events (cache_idle: its answers are out by then, and a close is only
+ * a few descriptors and frees when nothing is left to checkpoint), or
+ * by a worker once CACHE_VICTIM_BATCH are held (a busy loop: one wake-up
+ * of a worker, and one post back, for the batch instead of one each),
+ * or at the next tick.  Handing each to a worker as it came cost the
+ * loop a wake-up of a sleeping worker and the worker's post back, a
+ * tenth of its time at one connection on cold tenants (bench/README.md,
+ * session 19).  Until closed, they count as closing (victims_closing):
+ * their descriptors are open.
+ */
+#define CACHE_VICTIM_BATCH	4
+
+struct victim_batch {
+	size_t		 n;
+	struct handle	*h[CACHE_VICTIM_BATCH];
+};
+static struct victim_batch	*held;
+static _Atomic int		 held_any;	/* held != NULL, unlocked */
+
 static void
-victim_close_run(struct job *j)
+victim_batch_run(struct job *j)
 {
-	handle_close_evicted(j->arg);
+	struct victim_batch	*b = j->arg;
+	size_t			 i;
+
+	for (i = 0; i < b->n; i++)
+		handle_close_evicted(b->h[i]);
+}
+
+static void
+victim_batch_done(struct job *j)
+{
+	struct victim_batch	*b = j->arg;
+	size_t			 i;
+
+	for (i = 0; i < b->n; i++) {
+		handle_free(b->h[i]);
+		cache_victim_gone();
+	}
+	free(b);
+	free(j);
+}
+
+/* The held victims, taken off the list.  [locked] */
+static struct victim_batch *
+victim_batch_take(void)
+{
+	struct victim_batch	*b = held;
+
+	held = NULL;
+	atomic_store(&held_any, 0);
+	return (b);
+}
+
+/* Hand the held victims to a worker.  [locked] */
+static void
+victim_batch_push(void)
+{
+	if (held != NULL)
+		close_push(victim_batch_take(), victim_batch_run,
+		    victim_batch_done);
 }
 
 /*
- * Hand the victim a claimed miss evicted (cache_dispatch_cold) to a worker
- * to close, once the job has run on the loop: after its answer, so that
- * the worker's wake-up is not paid before it.  [loop]
+ * Hold the victim a claimed miss evicted (cache_dispatch_cold) to be
+ * closed once the job has run on the loop (above).  [loop, locked]
  */
 void
 cache_close_victim(struct handle *victim)
 {
-	if (victim != NULL)
-		close_push(victim, victim_close_run, cache_victim_free);
+	if (victim == NULL)
+		return;
+	if (held == NULL) {
+		held = xcalloc(1, sizeof *held);
+		atomic_store(&held_any, 1);
+	}
+	held->h[held->n++] = victim;
+	if (held->n == CACHE_VICTIM_BATCH)
+		victim_batch_push();
+}
+
+/* Whether cache_idle has anything to do.  [any thread, unlocked] */
+int
+cache_idle_pending(void)
+{
+	return (atomic_load_explicit(&held_any, memory_order_relaxed));
+}
+
+/*
+ * The calling loop has run out of events: close the held victims that
+ * have nothing to checkpoint here, hand the others to a worker.  [loop,
+ * unlocked]
+ */
+void
+cache_idle(void)
+{
+	struct victim_batch	*b;
+	struct handle		*h, *closed[CACHE_VICTIM_BATCH];
+	size_t			 i, n = 0, keep = 0;
+
+	if (!atomic_load_explicit(&held_any, memory_order_relaxed))
+		return;
+	state_lock();
+	b = victim_batch_take();
+	state_unlock();
+	if (b == NULL)
+		return;
+	for (i = 0; i < b->n; i++) {
+		h = b->h[i];
+		if (h->db != NULL && h->wal_frames >= CACHE_EVICT_CKPT_FRAMES) {
+			b->h[keep++] = h;	/* a checkpoint: a worker's */
+			continue;
+		}
+		handle_close_db(h);
+		closed[n++] = h;
+	}
+	b->n = keep;
+	state_lock();
+	for (i = 0; i < n; i++) {
+		handle_free(closed[i]);
+		cache_victim_gone();
+	}
+	if (keep > 0)
+		close_push(b, victim_batch_run, victim_batch_done);
+	else
+		free(b);
+	state_unlock();
 }
 
 /*
@@ -813,6 +935,7 @@ cache_tick(void)
 		cache_fail_job(j, 503, "UNAVAILABLE", "every tenant handle is "
 		    "busy (raise --max-open); try again");
 	}
+	victim_batch_push();
 	cache_regrow(now);
 	cache_trim_idle(now);
 }
@@ -848,7 +971,6 @@ cache_shrink(void)
 {
 	struct lru_entry	*v;
 	struct handle		*h;
-	struct job		*j;
 	long			 n = atomic_load(&cache_open_handles);
 	size_t			 open, want;
 
@@ -869,11 +991,7 @@ cache_shrink(void)
 		h = (struct handle *)v;
 		h->in_table = 0;
 		cache_stats.evictions++;
-		j = xcalloc(1, sizeof *j);
-		j->run = close_run;
-		j->done = close_done;
-		j->arg = h;
-		worker_push(j);
+		close_push(h, close_run, close_done);
 	}
 }
 
@@ -1089,12 +1207,19 @@ cache_shutdown(void)
 		cache_fail_job(j, 503, "UNAVAILABLE", "tenantd is shutting down");
 	}
 	memset(&p, 0, sizeof p);
-	p.hs = xcalloc(table.count + 1, sizeof *p.hs);
+	p.hs = xcalloc(table.count + CACHE_VICTIM_BATCH + 1, sizeof *p.hs);
 	for (e = lru_first(&table, &pos); e != NULL; e = next) {
 		next = lru_next(&table, e, &pos);
 		lru_remove(&table, e);
 		p.hs[p.n++] = (struct handle *)e;
 	}
+	/* Victims waiting for their batch close as the cached do. */
+	for (pos = 0; held != NULL && pos < held->n; pos++) {
+		p.hs[p.n++] = held->h[pos];
+		cache_victim_gone();
+	}
+	free(held);
+	held = NULL;
 	close_pass_run(&p, CLOSE_COPY);
 	crash_point("shutdown-after-copy");
 	if (atomic_load(&p.copied)) {

@@ -44,6 +44,7 @@ config_defaults(void)
 	cfg.busy_timeout_ms = 5000;
 	cfg.cache_kib = 256;
 	cfg.idle_release_s = 10;
+	cfg.spin_us = 50;
 	cfg.http_timeout_s = 30;
 	cfg.max_conns = 10000;
 }
@@ -85,6 +86,8 @@ config_usage(void)
 "      --cache-kib N        page cache per handle in KiB (default 256)\n"
 "      --idle-release S     a handle idle S seconds gives its page cache back\n"
 "                           (default 10; 0: never)\n"
+"      --spin-us N          an idle event loop polls up to N microseconds before\n"
+"                           it sleeps, while a CPU is free (default 50; 0: never)\n"
 "      --shared-files       let other processes (Litestream, sqlite3) open tenant\n"
 "                           files while tenantd has them open (costs a descriptor\n"
 "                           per handle and two fcntl calls per transaction)\n"
@@ -172,7 +175,7 @@ config_parse(int argc, char **argv)
 {
 	enum { O_SOCKGROUP = 256, O_SCHEMAS, O_DEFSCHEMA, O_MAXOPEN, O_WORKERS,
 	    O_LOOPS, O_MAXBODY, O_MAXRESP, O_STREAMTO, O_HWAIT, O_BUSY, O_SYNC,
-	    O_CACHE, O_IDLEREL, O_SHARED, O_NOGROUP,
+	    O_CACHE, O_IDLEREL, O_SPIN, O_SHARED, O_NOGROUP,
 	    O_HTTPTO, O_MAXCONNS, O_NOAUTH, O_READY, O_MAXIMPORT, O_MAXTENANT,
 	    O_STMTTO, O_RESTORE, O_QWAIT, O_CLOGMIB };
 	static const struct option longopts[] = {
@@ -197,6 +200,7 @@ config_parse(int argc, char **argv)
 		{ "synchronous", required_argument, NULL, O_SYNC },
 		{ "cache-kib", required_argument, NULL, O_CACHE },
 		{ "idle-release", required_argument, NULL, O_IDLEREL },
+		{ "spin-us", required_argument, NULL, O_SPIN },
 		{ "shared-files", no_argument, NULL, O_SHARED },
 		{ "no-group-commit", no_argument, NULL, O_NOGROUP },
 		{ "commit-log-mib", required_argument, NULL, O_CLOGMIB },
@@ -323,6 +327,11 @@ config_parse(int argc, char **argv)
 			if (parse_num("--idle-release", optarg, 0, 86400, &v))
 				return (-1);
 			cfg.idle_release_s = (int)v;
+			break;
+		case O_SPIN:
+			if (parse_num("--spin-us", optarg, 0, 1000, &v))
+				return (-1);
+			cfg.spin_us = (int)v;
 			break;
 		case O_NOGROUP:
 			cfg.group_commit = 0;

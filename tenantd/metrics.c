@@ -127,6 +127,7 @@ void
 metrics_render(struct buf *b)
 {
 	struct exclvfs_kept	ks;
+	uint64_t		spins, hits, spun_us;
 	int			r, i;
 
 	buf_addf(b, "# HELP tenantd_open_handles SQLite files open now.\n"
@@ -173,6 +174,19 @@ metrics_render(struct buf *b)
 	    "threads and not done yet (requests, opens, checkpoints, idle "
 	    "releases).\n# TYPE tenantd_jobs_in_flight gauge\n"
 	    "tenantd_jobs_in_flight %zu\n", worker_inflight());
+	loop_spin_stats(&spins, &hits, &spun_us);
+	buf_addf(b, "# HELP tenantd_loop_spins_total Times an idle event loop "
+	    "polled before sleeping (--spin-us).\n# TYPE "
+	    "tenantd_loop_spins_total counter\ntenantd_loop_spins_total "
+	    "%llu\n", (unsigned long long)spins);
+	buf_addf(b, "# HELP tenantd_loop_spin_hits_total Of those, polls that "
+	    "found a request or an answer before they ended.\n# TYPE "
+	    "tenantd_loop_spin_hits_total counter\n"
+	    "tenantd_loop_spin_hits_total %llu\n", (unsigned long long)hits);
+	buf_addf(b, "# HELP tenantd_loop_spin_seconds_total CPU time event "
+	    "loops spent polling.\n# TYPE tenantd_loop_spin_seconds_total "
+	    "counter\ntenantd_loop_spin_seconds_total %.6f\n",
+	    (double)spun_us / 1e6);
 	exclvfs_kept_stats(&ks);
 	buf_addf(b, "# HELP tenantd_wal_index_kept WAL indexes kept for "
 	    "tenants closed with frames in their WAL, for a reopen to take "

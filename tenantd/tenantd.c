@@ -291,7 +291,7 @@ main(int argc, char **argv)
 	    event_get_version(), sqlite3_libversion());
 	write_ready_file(bound[0] ? bound : NULL);
 
-	event_base_dispatch(server_base);
+	loop_run(server_base);
 
 	/* From here on the main thread is the only one touching state. */
 	loops_stop();

@@ -28,6 +28,15 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+/* A spin-wait's pause: lets the other hyperthread (and a VM's host) on. */
+#if defined(__x86_64__) || defined(__i386__)
+#define CPU_RELAX()	__builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define CPU_RELAX()	__asm__ __volatile__("yield" ::: "memory")
+#else
+#define CPU_RELAX()	do { } while (0)
+#endif
+
 #include "common.h"
 #include "migrate.h"
 #include "exclvfs.h"
@@ -66,6 +75,7 @@ struct config {
 	int		 commit_log_mib; /* each commit log's switch size */
 	int		 cache_kib;
 	int		 idle_release_s;	/* 0: keep page caches */
+	int		 spin_us;	/* loop.c: poll before sleeping */
 	int		 shared_files;	/* unix VFS, not exclvfs.c */
 	int		 no_auth;
 	int		 http_timeout_s;
@@ -388,6 +398,8 @@ struct job {
 	int			 batch_done;	/* posted: ran in a batch */
 	int			 victim_free;	/* posted: frees an evicted
 						   handle (worker.c) */
+	int			 quiet;		/* [const] no client waits on
+						   it: no spin after (worker.c) */
 };
 void		 worker_start(int);
 void		 worker_push_background(struct job *);
@@ -397,6 +409,7 @@ void		 worker_push(struct job *);
 void		 worker_complete(struct job *);
 void		 worker_stop(void);
 int		 worker_count(void);
+int		 worker_busy(void);
 size_t		 worker_inflight(void);
 
 /* sqlmem.c: SQLite's allocator; the VFS inode records in one pool. */
@@ -417,6 +430,9 @@ struct event_base *loop_base(struct loop *);
 int		 loop_others_ready(void);
 int		 loop_id(struct loop *);
 int		 loop_count(void);
+void		 loop_run(struct event_base *);
+void		 loop_spin_stats(uint64_t *, uint64_t *, uint64_t *);
+extern _Thread_local uint64_t loop_activity;
 void		 thread_name(pthread_t, const char *, int);
 void		 thread_slice(uint64_t);
 #define LOOP_SLICE_NS	(200 * 1000)	/* loop.c: thread_slice() */
@@ -493,6 +509,8 @@ void		 cache_submit(struct handle *, struct job *);
 void		 cache_job_done(struct job *);
 void		 cache_victim_free(struct job *);
 void		 cache_close_victim(struct handle *);
+int		 cache_idle_pending(void);
+void		 cache_idle(void);
 void		 cache_victim_gone(void);
 void		 cache_batch_done(struct job *);
 void		 handle_close_clean(struct handle *);

@@ -102,11 +102,22 @@ worker_run_batch(struct job *j)
  * select over 10,000 tenants.  A job pushed while a worker spins wakes
  * no sleeping one (worker_flush_cb): it used to, for a sleeper to find
  * the queue already empty (70% of cold requests at one connection).
+ * Nor after upkeep no client waits on (j->quiet: closing evicted
+ * handles; background jobs): what follows it is not coming back soon,
+ * and at one connection on cold tenants the spin after each close took
+ * the CPU the loop and the client needed (p50 191-214 -> 165-168 us with
+ * the loop's own poll, bench/README.md session 19).
  */
 #define WORKER_SPIN_US	50
 
 static _Atomic int	 spinning;
 static _Atomic int	 running;	/* workers inside a job */
+
+int
+worker_busy(void)
+{
+	return (atomic_load(&running) != 0);
+}
 
 static void
 worker_spin(void)
@@ -122,7 +133,7 @@ worker_spin(void)
 	until = time_mono_us() + WORKER_SPIN_US;
 	while (!atomic_load_explicit(&runq_ready, memory_order_relaxed) &&
 	    time_mono_us() < until)
-		__builtin_ia32_pause();
+		CPU_RELAX();
 	atomic_store(&spinning, 0);
 }
 
@@ -152,11 +163,12 @@ worker_main(void *arg)
 	struct job	*j;
 	struct handle	*victim;
 	struct loop	*l;
-	int		 bg, late;
+	int		 bg, late, spin = 0;
 
 	thread_slice(0);	/* not the loops' short one: long SQL runs here */
 	for (;;) {
-		worker_spin();
+		if (spin)
+			worker_spin();
 		pthread_mutex_lock(&runq_mtx);
 		while (TAILQ_EMPTY(&runq) && (TAILQ_EMPTY(&bgq) ||
 		    bg_running > 0) && !runq_stop) {
@@ -182,6 +194,7 @@ worker_main(void *arg)
 		}
 		pthread_mutex_unlock(&runq_mtx);
 		atomic_fetch_add(&running, 1);
+		spin = !bg && !j->quiet;
 
 		/* The connection of a handle evicted to make room closes
 		 * once the answer of the miss that evicted it is on its way,

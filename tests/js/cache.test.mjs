@@ -32,10 +32,13 @@ await run(async (t, keep) => {
     await clients[i].execute({ sql: 'INSERT INTO kv VALUES (1, ?)', args: [ids[i]] });
   }
 
-  // A miss answers before the handle it evicted has closed (at most 4 of
-  // those close at a time, CACHE_LATE_CLOSES), so the files open may pass
-  // the cap by up to 4 for a moment, and come back to it once the closes
-  // are done.
+  // A miss answers before the handle it evicted has closed: a loop that
+  // opened the file itself holds the victim until it runs out of events
+  // or holds 4 (then a worker closes them), and a worker closes its own
+  // misses' victims after their answers; cache.c lets at most 8 be
+  // closing (CACHE_LATE_CLOSES) when it opens another file, so the files
+  // open may pass the cap of 4 by up to 8 for a moment, and come back to
+  // it once the closes are done.
   let wrong = 0, maxOpen = 0, maxGauge = 0;
   for (let round = 0; round < 3; round++) {
     for (let i = 0; i < N; i++) {
@@ -46,8 +49,8 @@ await run(async (t, keep) => {
     maxGauge = Math.max(maxGauge, (await d.metrics()).tenantd_open_handles);
   }
   t.is(wrong, 0, '150 round-robin reads over 50 tenants all return their own tenant\'s row');
-  t.ok(maxOpen <= 8 && maxOpen >= 1, `never more than 4 + 4 closing tenant files open in /proc (max seen ${maxOpen})`);
-  t.ok(maxGauge <= 8, `tenantd_open_handles never over 4 + 4 closing (max seen ${maxGauge})`);
+  t.ok(maxOpen <= 12 && maxOpen >= 1, `never more than 4 + 8 closing tenant files open in /proc (max seen ${maxOpen})`);
+  t.ok(maxGauge <= 12, `tenantd_open_handles never over 4 + 8 closing (max seen ${maxGauge})`);
   let m, files;
   for (let i = 0; i < 200; i++) {
     m = await d.metrics();
@@ -116,8 +119,14 @@ await run(async (t, keep) => {
       if (got !== want) bad++;
     });
     t.is(bad, 0, '1000 concurrent inserts over 100 tenants (cap 32): each tenant has exactly its own 10 rows');
-    const m2 = await d2.metrics();
-    t.ok(m2.tenantd_open_handles <= 32, `open handles stayed within the cap of 32 (${m2.tenantd_open_handles})`);
+    // The last misses' victims close once their loops are idle.
+    let m2;
+    for (let i = 0; i < 200; i++) {
+      m2 = await d2.metrics();
+      if (m2.tenantd_open_handles <= 32) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    t.ok(m2.tenantd_open_handles <= 32, `open handles come back within the cap of 32 (${m2.tenantd_open_handles})`);
     cl.forEach((c) => c.close());
   } finally {
     await d2.cleanup(t.failed > 0);

@@ -5,7 +5,8 @@
 // are not in memory goes to a worker, which opens it again and answers.
 // Files not made yet, tenants with a migration due and --shared-files
 // always go to a worker, and so does a schema too large to read on the
-// loop; an evicted handle is still closed, off the loop.
+// loop; an evicted handle is still closed, after the answer (by the loop
+// once it has no other event, or a worker).
 import { execFileSync } from 'node:child_process';
 import { cpSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,8 +25,8 @@ function tenantFiles(d, id) {
   return out;
 }
 
-// Wait (bounded) until the daemon has at most n files open: the closes of
-// evicted handles run on a worker after the answer.
+// Wait (bounded) until the daemon has at most n files open: evicted
+// handles close after the answer.
 async function openAtMost(d, n) {
   let m;
   for (let i = 0; i < 500; i++) {
@@ -61,7 +62,7 @@ await run(async (t, keep) => {
   t.is(delta(m1, m0, 'tenantd_inline_opens_total'), 1, 'whose file the loop opened itself');
   t.is(delta(m1, m0, 'tenantd_inline_requests_total'), 1, 'and ran on the loop');
   t.is(delta(m1, m0, 'tenantd_inline_open_waits_total'), 0, 'from cached pages, without a worker');
-  t.is(await openAtMost(d, 2), 2, 'the evicted handle is closed (a worker): files open back at the cap');
+  t.is(await openAtMost(d, 2), 2, 'the evicted handle is closed: files open back at the cap');
 
   // 2. The handle the loop opened stays open: the next read is a hit.
   m0 = await d.metrics();
