@@ -50,6 +50,7 @@ struct loop {
 	struct job_list		 q;
 	_Atomic int		 woken;		/* eventfd written, not drained */
 	int			 stop;
+	uint64_t		 spin_window;	/* us; loop_spin, loop_run */
 };
 
 static struct loop	*loops;
@@ -183,12 +184,16 @@ thread_slice(uint64_t ns)
  * for a CPU).  A client's next request, or a worker's answer, then finds
  * the loop awake: on a VM whose idle CPUs halt, waking a sleeping thread
  * costs tens of microseconds (bench: floor wake-up round trip 47-61 us).
+ * Between polls it yields, so a task the scheduler queued on this CPU
+ * (the other may be idle) runs at once.  How long it polls adapts to the
+ * traffic (spin_adapt): a client that sends its next request as soon as
+ * it has the answer keeps the polls, requests far apart stop them.
  * Measured (bench/README.md, session 19): a cold tenant at one connection
- * p50 191-214 -> 165-168 us, a cached one 75 -> 31 us; at half of peak
- * throughput and at peak, no change beyond the noise.  What it costs is CPU
- * at low load, at most --spin-us after each burst of events; polling ends
- * at once when there is anything else to run.  --spin-us 0 turns it off
- * (a machine billed by CPU time, or one that polls in the kernel:
+ * p50 ~200 -> ~150 us, a cached one 75 -> 31 us; at half of peak and at
+ * peak, no change beyond the noise; paced requests at 1,000-20,000/s,
+ * the same CPU and latency as without polling (a fixed 50 us poll had
+ * cost 2.4x the CPU at 1,000/s, and 40 us of p50).  --spin-us 0 turns it
+ * off (a machine billed by CPU time, or one that polls in the kernel:
  * guest_halt_poll_ns).
  */
 #define LOOP_SPIN_CHECK_US	8
@@ -246,7 +251,7 @@ loop_spin(struct loop *l)
 	uint64_t	 start, now, check, seen = loop_activity;
 	int		 zero = 0, got = 0;
 
-	if (loadavg_fd == -1 || http_inflight() != 0 ||
+	if (loadavg_fd == -1 || l->spin_window == 0 || http_inflight() != 0 ||
 	    atomic_load(&loops_awake) > 1 || worker_busy() ||
 	    !atomic_compare_exchange_strong(&loop_spinning, &zero, 1))
 		return (0);
@@ -257,7 +262,8 @@ loop_spin(struct loop *l)
 	start = now = time_mono_us();
 	check = now + LOOP_SPIN_CHECK_US;
 	do {
-		CPU_RELAX();
+		/* A task the scheduler put on this CPU runs now. */
+		sched_yield();
 		if (event_base_loop(l->base, EVLOOP_NONBLOCK) != 0 ||
 		    event_base_got_exit(l->base))
 			break;
@@ -271,13 +277,42 @@ loop_spin(struct loop *l)
 				break;
 			check = now + LOOP_SPIN_CHECK_US;
 		}
-	} while (now - start < (uint64_t)cfg.spin_us);
+	} while (now - start < l->spin_window);
 	atomic_store(&loop_spinning, 0);
 	atomic_fetch_add_explicit(&spin_count, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&spin_hits, got, memory_order_relaxed);
 	atomic_fetch_add_explicit(&spin_us, now - start,
 	    memory_order_relaxed);
 	return (got);
+}
+
+/*
+ * After a sleep of us microseconds, as guest halt polling sizes its poll:
+ * a sleep the longest poll would have covered grows the window (from
+ * SPIN_GROW_START_US, doubling, up to --spin-us); a longer one halves it,
+ * and below SPIN_GROW_START_US it is 0 (no poll) until a short sleep
+ * again.  Traffic that comes back faster than --spin-us (one client's
+ * next request, a worker's answer) keeps the polls; requests that arrive
+ * far apart (a paced client, a quiet daemon) stop them, and with them the
+ * CPU they cost.
+ */
+#define SPIN_GROW_START_US	10
+
+static void
+spin_adapt(struct loop *l, uint64_t us)
+{
+	if (cfg.spin_us <= 0)
+		return;
+	if (us <= (uint64_t)cfg.spin_us) {
+		l->spin_window = l->spin_window == 0 ? SPIN_GROW_START_US :
+		    l->spin_window * 2;
+		if (l->spin_window > (uint64_t)cfg.spin_us)
+			l->spin_window = cfg.spin_us;
+	} else {
+		l->spin_window /= 2;
+		if (l->spin_window < SPIN_GROW_START_US)
+			l->spin_window = 0;
+	}
 }
 
 /* Polls, polls that found work, and microseconds spent polling. */
@@ -297,8 +332,9 @@ void
 loop_run(struct event_base *base)
 {
 	struct loop	*l = loop_self;
-	uint64_t	 seen;
+	uint64_t	 seen, slept;
 
+	l->spin_window = cfg.spin_us;
 	atomic_fetch_add(&loops_awake, 1);
 	while (!event_base_got_exit(base) && !event_base_got_break(base)) {
 		/* Out of events (a last look without blocking): upkeep
@@ -314,11 +350,13 @@ loop_run(struct event_base *base)
 		if (loop_spin(l) || event_base_got_exit(base))
 			continue;
 		atomic_fetch_sub(&loops_awake, 1);
+		slept = time_mono_us();
 		if (event_base_loop(base, EVLOOP_ONCE) != 0) {
 			atomic_fetch_add(&loops_awake, 1);
 			break;
 		}
 		atomic_fetch_add(&loops_awake, 1);
+		spin_adapt(l, time_mono_us() - slept);
 	}
 	atomic_fetch_sub(&loops_awake, 1);
 }
