@@ -1062,7 +1062,7 @@ conn_process(struct http_conn *c)
 static void
 conn_read_cb(struct bufferevent *bev, void *arg)
 {
-	loop_activity++;
+	loop_note_activity();
 	conn_process(arg);
 }
 

@@ -102,7 +102,7 @@ loop_wake_cb(evutil_socket_t fd, short what, void *arg)
 	struct loop	*l = arg;
 	uint64_t	 n;
 
-	loop_activity++;
+	loop_note_activity();
 	if (read(fd, &n, sizeof n) == -1 && errno != EAGAIN && errno != EINTR)
 		fatal("loop: eventfd read");
 	loop_drain(l);
@@ -175,7 +175,7 @@ thread_slice(uint64_t ns)
 
 /*
  * An event loop about to sleep may poll instead, for up to --spin-us
- * (default LOOP_SPIN_US), when nothing else in the daemon is going on: no
+ * (default 50 us), when nothing else in the daemon is going on: no
  * request in hand anywhere, every other loop asleep, no worker in a job,
  * no other loop polling, and a CPU free for every runnable task on the
  * machine (/proc/loadavg's count of runnable tasks, the caller among
@@ -198,7 +198,8 @@ thread_slice(uint64_t ns)
  */
 #define LOOP_SPIN_CHECK_US	8
 
-_Thread_local uint64_t	 loop_activity;	/* callbacks that read or drained */
+static _Thread_local uint64_t loop_activity;	/* reads and drains */
+static _Thread_local uint64_t loop_woke;	/* the first since a sleep */
 static _Atomic int	 loops_awake;	/* loops not asleep in epoll_wait */
 static _Atomic int	 loop_spinning;
 static _Atomic uint64_t	 spin_count, spin_hits, spin_us;
@@ -244,6 +245,18 @@ cpu_free(void)
 	    strtol(p, NULL, 10) <= ncpus);
 }
 
+/*
+ * A callback of the calling loop read a request or drained its queue:
+ * what a poll waits for, and the end of a sleep for spin_adapt.
+ */
+void
+loop_note_activity(void)
+{
+	loop_activity++;
+	if (loop_woke == 0)
+		loop_woke = time_mono_us();
+}
+
 /* Poll l's events instead of sleeping; 1 if something came in. */
 static int
 loop_spin(struct loop *l)
@@ -287,7 +300,8 @@ loop_spin(struct loop *l)
 }
 
 /*
- * After a sleep of us microseconds, as guest halt polling sizes its poll:
+ * After a sleep of us microseconds (until the first request or posted job,
+ * not counting the time to handle it), as guest halt polling sizes its poll:
  * a sleep the longest poll would have covered grows the window (from
  * SPIN_GROW_START_US, doubling, up to --spin-us); a longer one halves it,
  * and below SPIN_GROW_START_US it is 0 (no poll) until a short sleep
@@ -351,12 +365,14 @@ loop_run(struct event_base *base)
 			continue;
 		atomic_fetch_sub(&loops_awake, 1);
 		slept = time_mono_us();
+		loop_woke = 0;
 		if (event_base_loop(base, EVLOOP_ONCE) != 0) {
 			atomic_fetch_add(&loops_awake, 1);
 			break;
 		}
 		atomic_fetch_add(&loops_awake, 1);
-		spin_adapt(l, time_mono_us() - slept);
+		spin_adapt(l, (loop_woke != 0 ? loop_woke : time_mono_us()) -
+		    slept);
 	}
 	atomic_fetch_sub(&loops_awake, 1);
 }

@@ -432,7 +432,7 @@ int		 loop_id(struct loop *);
 int		 loop_count(void);
 void		 loop_run(struct event_base *);
 void		 loop_spin_stats(uint64_t *, uint64_t *, uint64_t *);
-extern _Thread_local uint64_t loop_activity;
+void		 loop_note_activity(void);
 void		 thread_name(pthread_t, const char *, int);
 void		 thread_slice(uint64_t);
 #define LOOP_SLICE_NS	(200 * 1000)	/* loop.c: thread_slice() */
