@@ -1,5 +1,5 @@
 /*
- * http.c: a small HTTP/1.1 server on libevent bufferevents.
+ * http.c: a small HTTP/1.1 server on libevent.
  *
  * Why not evhttp: its own error answers (413, 400, timeouts) are HTML, and
  * every error tenantd sends must be JSON {"message","code"}.  This file
@@ -8,6 +8,15 @@
  * pipelining (one request at a time per connection), Expect: 100-continue,
  * idle and slow-client timeouts, and backs off accepting when out of file
  * descriptors.
+ *
+ * I/O: a connection reads through an event of its own into an evbuffer
+ * (conn_read_cb: one readv into reserved space) and writes through a
+ * socket bufferevent's output (conn_flush writes at once; the
+ * bufferevent's EV_WRITE only for what the socket does not take).  Not
+ * the bufferevent's reading: libevent's evbuffer_read asks the socket
+ * how much it holds (an ioctl FIONREAD) before every read, a system call
+ * per request that was 4% of the daemon's CPU in a point-select run
+ * (bench/README.md), and reads at most 4 KiB at a time.
  *
  * Lifetime: a connection reads one request and hands it to the handler.
  * The request (and so the connection) stays valid until the handler calls
@@ -43,6 +52,11 @@
 #include "tenantd.h"
 
 #define HTTP_HEAD_MAX		(16 * 1024)
+/* At most this much is read per readiness (libevent's chain of it, with
+ * its header, is 16 KiB). */
+#define HTTP_READ_MAX		(16 * 1024 - 128)
+/* event_active() on a connection's read event: parse, read nothing. */
+#define CONN_PARSE		0x1000
 
 enum { C_HEAD, C_BODY, C_BUSY, C_CLOSING };
 
@@ -50,7 +64,10 @@ struct http_conn {
 	TAILQ_ENTRY(http_conn)	 entry;
 	int			 to_file;	/* body goes to a temp file */
 	size_t			 written;
-	struct bufferevent	*bev;
+	struct bufferevent	*bev;		/* the output side */
+	struct evbuffer		*in;		/* read, not yet parsed */
+	struct event		*rev;		/* readable, or idle too long */
+	int			 reading;	/* rev added */
 	int			 state;
 	int			 tcp;
 	int			 keepalive;
@@ -106,6 +123,7 @@ static _Atomic size_t		 ninflight;
 static _Atomic uint64_t		 next_reqid;
 
 static void	conn_process(struct http_conn *);
+static void	conn_event(struct http_conn *, short);
 static void	held_release(struct job *);
 
 struct segment_cb {
@@ -378,6 +396,32 @@ conn_send(struct evbuffer *out, struct http_conn *c, int status,
 }
 
 /*
+ * Reading on (the idle timeout starts over) or off.  While on, a client
+ * that sends nothing for --http-timeout seconds gets conn_event's
+ * BEV_EVENT_TIMEOUT, as a bufferevent's read timeout would give it.
+ */
+static void
+conn_read_on(struct http_conn *c)
+{
+	struct timeval	tv = { cfg.http_timeout_s, 0 };
+
+	if (c->reading)
+		return;
+	if (event_add(c->rev, &tv) == -1)
+		fatalx("http: cannot add a connection's read event");
+	c->reading = 1;
+}
+
+static void
+conn_read_off(struct http_conn *c)
+{
+	if (!c->reading)
+		return;
+	event_del(c->rev);
+	c->reading = 0;
+}
+
+/*
  * Send what is queued at once.  An answer usually fits the socket buffer,
  * so it leaves in one write and no write event is ever armed; whatever
  * the socket does not take (or a closing connection, or an error) is left
@@ -480,7 +524,7 @@ conn_fail(struct http_conn *c, int status, const char *code, const char *msg)
 		c->req = NULL;
 	}
 	c->state = C_CLOSING;
-	bufferevent_disable(c->bev, EV_READ);
+	conn_read_off(c);
 	conn_flush(c);
 }
 
@@ -600,7 +644,7 @@ reply_done(struct http_req *req, int status)
 	c->fq->inflight--;
 	if (!c->keepalive) {
 		c->state = C_CLOSING;
-		bufferevent_disable(c->bev, EV_READ);
+		conn_read_off(c);
 		conn_flush(c);
 		return;
 	}
@@ -609,13 +653,13 @@ reply_done(struct http_req *req, int status)
 	conn_flush_later(c);
 	if (c->rpaused) {
 		c->rpaused = 0;
-		bufferevent_enable(c->bev, EV_READ);
+		conn_read_on(c);
 	}
 	/* A pipelined request may already be buffered: parse it from a
-	 * fresh callback, not recursively from inside the handler. */
-	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
-		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
-		    BEV_TRIG_DEFER_CALLBACKS);
+	 * fresh callback (CONN_PARSE), not recursively from inside the
+	 * handler. */
+	if (evbuffer_get_length(c->in) > 0)
+		event_active(c->rev, CONN_PARSE, 0);
 }
 
 /*
@@ -929,7 +973,7 @@ http_parse_request(char *head, size_t len, struct http_req *req,
 static void
 conn_process(struct http_conn *c)
 {
-	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct evbuffer		*in = c->in;
 	struct evbuffer_ptr	 p;
 	struct http_req		*req;
 	const char		*msg = NULL;
@@ -941,7 +985,7 @@ conn_process(struct http_conn *c)
 	 * around every request costs two epoll_ctl calls); only a client
 	 * that sends more meanwhile is paused until the answer is out. */
 	if (c->state == C_BUSY) {
-		bufferevent_disable(c->bev, EV_READ);
+		conn_read_off(c);
 		c->rpaused = 1;
 		return;
 	}
@@ -1059,11 +1103,62 @@ conn_process(struct http_conn *c)
 	}
 }
 
+/*
+ * The connection's read event: readable (one readv into space reserved in
+ * c->in, then parse), idle past the timeout, or CONN_PARSE (reply_done:
+ * parse what is already buffered, read nothing).  End of input, an error
+ * and the timeout switch reading off and go to conn_event, as a
+ * bufferevent's would.
+ */
 static void
-conn_read_cb(struct bufferevent *bev, void *arg)
+conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct http_conn	*c = arg;
+	struct evbuffer_iovec	 v[2];
+	ssize_t			 n;
+	int			 nv;
+
+	if (what & EV_TIMEOUT) {
+		conn_read_off(c);
+		conn_event(c, BEV_EVENT_READING | BEV_EVENT_TIMEOUT);
+		return;
+	}
 	loop_note_activity();
-	conn_process(arg);
+	if (what & EV_READ) {
+		nv = evbuffer_reserve_space(c->in, HTTP_READ_MAX, v, 2);
+		if (nv <= 0)
+			fatalx("http: cannot grow a connection's input");
+		/* struct evbuffer_iovec is laid out as struct iovec. */
+		n = readv(fd, (struct iovec *)v, nv);
+		if (n > 0) {
+			size_t	left = (size_t)n;
+			int	i;
+
+			for (i = 0; i < nv; i++) {
+				if (v[i].iov_len > left)
+					v[i].iov_len = left;
+				left -= v[i].iov_len;
+			}
+			evbuffer_commit_space(c->in, v, nv);
+		} else {
+			evbuffer_commit_space(c->in, v, 0);
+			if (n == 0) {
+				conn_read_off(c);
+				conn_event(c, BEV_EVENT_READING | BEV_EVENT_EOF);
+				return;
+			}
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR) {
+				conn_read_off(c);
+				conn_event(c, BEV_EVENT_READING |
+				    BEV_EVENT_ERROR);
+				return;
+			}
+			if (!(what & CONN_PARSE))
+				return;
+		}
+	}
+	conn_process(c);
 }
 
 static void
@@ -1081,17 +1176,27 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	bufferevent_disable(bev, EV_WRITE);
 }
 
+/* The output bufferevent's events: an error or timeout while writing. */
 static void
 conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	struct http_conn	*c = arg;
+	conn_event(arg, what);
+}
+
+/*
+ * End of input, an error, or a timeout (BEV_EVENT_*), reading or writing;
+ * reading is off by now.
+ */
+static void
+conn_event(struct http_conn *c, short what)
+{
+	struct bufferevent	*bev = c->bev;
 
 	if (c->state == C_BUSY) {
 		/* Never free a connection whose request the handler still
 		 * holds.  An idle read timeout while it runs means nothing
-		 * (libevent switched reading off; the answer turns it back
-		 * on); end of input or an error: answer if we can, then
-		 * close. */
+		 * (reading is off; the answer turns it back on); end of
+		 * input or an error: answer if we can, then close. */
 		c->rpaused = 1;
 		if (!(what & BEV_EVENT_TIMEOUT) || (what & BEV_EVENT_WRITING))
 			__atomic_store_n(&c->keepalive, 0, __ATOMIC_RELAXED);
@@ -1103,7 +1208,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && c->state == C_HEAD &&
-	    evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
+	    evbuffer_get_length(c->in) > 0) {
 		conn_fail(c, 408, "REQUEST_TIMEOUT", "request headers took too "
 		    "long");
 		return;
@@ -1113,7 +1218,6 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
 		c->state = C_CLOSING;
-		bufferevent_disable(bev, EV_READ);
 		c->wpending = 1;
 		bufferevent_enable(bev, EV_WRITE);
 		return;
@@ -1129,6 +1233,8 @@ conn_free(struct http_conn *c)
 	if (c->req != NULL)
 		req_free(c->req);
 	free(c->head);
+	event_free(c->rev);	/* before the bufferevent closes the socket */
+	evbuffer_free(c->in);
 	bufferevent_free(c->bev);
 	pthread_mutex_lock(&conns_mtx);
 	TAILQ_REMOVE(&conns, c, entry);
@@ -1170,10 +1276,20 @@ conn_new(int fd, int tcp)
 	c->head_start = time_mono_us();
 	c->loop = loop_self;
 	c->fq = flushq_get();
+	c->in = evbuffer_new();
+	c->rev = event_new(loop_base(loop_self), fd, EV_READ | EV_PERSIST,
+	    conn_read_cb, c);
 	c->bev = bufferevent_socket_new(loop_base(loop_self), fd,
 	    BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		close(fd);
+	if (c->in == NULL || c->rev == NULL || c->bev == NULL) {
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);	/* closes fd */
+		else
+			close(fd);
+		if (c->rev != NULL)
+			event_free(c->rev);
+		if (c->in != NULL)
+			evbuffer_free(c->in);
 		free(c);
 		nconns--;
 		return;
@@ -1181,14 +1297,14 @@ conn_new(int fd, int tcp)
 	pthread_mutex_lock(&conns_mtx);
 	TAILQ_INSERT_TAIL(&conns, c, entry);
 	pthread_mutex_unlock(&conns_mtx);
-	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
-	    c);
-	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	bufferevent_setcb(c->bev, NULL, conn_write_cb, conn_event_cb, c);
+	bufferevent_set_timeouts(c->bev, NULL, &tv);
 	/* New bufferevents start with EV_WRITE enabled, which would arm a
 	 * write event for every answer: conn_flush writes directly and
-	 * enables it only for what the socket does not take. */
-	bufferevent_disable(c->bev, EV_WRITE);
-	bufferevent_enable(c->bev, EV_READ);
+	 * enables it only for what the socket does not take.  Reading is
+	 * c->rev's (conn_read_cb). */
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	conn_read_on(c);
 }
 
 struct conn_post {

@@ -574,7 +574,7 @@ void		 tenant_migrate_on_open(struct handle *);
 void		 tenant_check(struct http_req *, const char *, size_t);
 void		 tenant_rec_json(const struct tenant_rec *, json_t *);
 
-/* http.c: a small HTTP/1.1 server on bufferevents.  [loop] */
+/* http.c: a small HTTP/1.1 server on libevent.  [loop] */
 #define HTTP_MAX_HEADERS	64
 struct http_header {
 	char	*name;
