@@ -52,28 +52,22 @@ buf_free(struct buf *b)
 void
 buf_reserve(struct buf *b, size_t n)
 {
+	if (n > b->cap - b->len)
+		buf_grow(b, n);
+}
+
+/* Make room for n more bytes (buf_add's slow path). */
+void
+buf_grow(struct buf *b, size_t n)
+{
 	size_t	cap;
 
-	if (b->len + n <= b->cap)
-		return;
+	if (n > SIZE_MAX / 2 - b->len)
+		fatalx("buf: %zu bytes more than %zu is too much", n, b->len);
 	for (cap = b->cap ? b->cap : 256; cap < b->len + n; cap *= 2)
 		;
 	b->p = xrealloc(b->p, cap);
 	b->cap = cap;
-}
-
-void
-buf_add(struct buf *b, const void *p, size_t n)
-{
-	buf_reserve(b, n);
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-}
-
-void
-buf_adds(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
 }
 
 /* Formats once when the text fits what is left of the buffer. */

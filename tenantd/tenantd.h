@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 
 #include <event2/event.h>
 #include <event2/buffer.h>
@@ -287,10 +288,29 @@ const char	*hrana_rtype_name(int);
 size_t		 utf8_seq(const unsigned char *, size_t);
 void		 buf_init(struct buf *, size_t);
 void		 buf_free(struct buf *);
-void		 buf_add(struct buf *, const void *, size_t);
-void		 buf_adds(struct buf *, const char *);
 void		 buf_addf(struct buf *, const char *, ...) printflike(2, 3);
 void		 buf_reserve(struct buf *, size_t);
+void		 buf_grow(struct buf *, size_t);
+
+/*
+ * Append n bytes; the answer of every request is built by many small
+ * appends, so the common case (it fits) is inline, and buf_adds of a
+ * literal takes its length at compile time.
+ */
+static inline void
+buf_add(struct buf *b, const void *p, size_t n)
+{
+	if (n > b->cap - b->len)
+		buf_grow(b, n);
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+static inline void
+buf_adds(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
 void		 buf_add_int(struct buf *, int64_t);
 void		 hrana_put_str(struct buf *, const char *, size_t);
 void		 hrana_put_int_str(struct buf *, int64_t);
