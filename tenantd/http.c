@@ -54,10 +54,11 @@
 #define HTTP_HEAD_MAX		(16 * 1024)
 /*
  * At most this much is read per readiness, into a buffer on the loop's
- * stack, then copied to the connection's input: a request of a few hundred bytes
- * then takes a small chain, where reading into reserved space took one of
- * 16 KiB, and each malloc of that size made glibc consolidate its fast
- * bins (malloc_consolidate, 1.3% of the daemon on cold requests).
+ * stack, then copied to the connection's input: a request of a few
+ * hundred bytes then takes a small chain, where reading into reserved
+ * space took one of 16 KiB, and each malloc of that size made glibc
+ * consolidate its fast bins (malloc_consolidate, 1.2% of the daemon on
+ * cold requests).
  */
 #define HTTP_READ_MAX		(16 * 1024)
 /* event_active() on a connection's read event: parse, read nothing. */
@@ -1109,11 +1110,12 @@ conn_process(struct http_conn *c)
 }
 
 /*
- * The connection's read event: readable (one read into the loop's buffer,
- * copied to c->in, then parse), idle past the timeout, or CONN_PARSE (reply_done:
- * parse what is already buffered, read nothing).  End of input, an error
- * and the timeout switch reading off and go to conn_event, as a
- * bufferevent's would.
+ * The connection's read event: readable (one read into a buffer on the
+ * stack, copied to c->in, then parse), idle past the timeout, or
+ * CONN_PARSE (reply_done: parse what is already buffered, read nothing).
+ * End of input, an error and the timeout switch reading off and go to
+ * conn_event, as a bufferevent's would; a timeout that comes with the
+ * socket readable is not one (libevent's bufferevents read then too).
  */
 static void
 conn_read_cb(evutil_socket_t fd, short what, void *arg)
@@ -1122,7 +1124,7 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct http_conn	*c = arg;
 	ssize_t			 n;
 
-	if (what & EV_TIMEOUT) {
+	if ((what & (EV_TIMEOUT | EV_READ | CONN_PARSE)) == EV_TIMEOUT) {
 		conn_read_off(c);
 		conn_event(c, BEV_EVENT_READING | BEV_EVENT_TIMEOUT);
 		return;
@@ -1274,14 +1276,14 @@ conn_new(int fd, int tcp)
 	c->bev = bufferevent_socket_new(loop_base(loop_self), fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (c->in == NULL || c->rev == NULL || c->bev == NULL) {
-		if (c->bev != NULL)
-			bufferevent_free(c->bev);	/* closes fd */
-		else
-			close(fd);
 		if (c->rev != NULL)
 			event_free(c->rev);
 		if (c->in != NULL)
 			evbuffer_free(c->in);
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);	/* closes fd */
+		else
+			close(fd);
 		free(c);
 		nconns--;
 		return;
