@@ -74,6 +74,7 @@ struct migrate_file {
 struct migrate_set {
 	char			*name;
 	int			 latest;
+	int			 page_size;	/* 0001's PRAGMA page_size, or 0 */
 	struct migrate_step	*steps;		/* steps[v - 1] */
 	struct migrate_file	*files;		/* owns every string */
 	size_t			 nfiles;
@@ -88,6 +89,7 @@ struct migrate_load {
 	size_t			 nfiles;
 	int			 latest;
 	int			 prefix;	/* 1..prefix are unambiguous */
+	int			 page_size;	/* 0001's PRAGMA page_size, or 0 */
 };
 
 /* What the scratch database's authorizer saw while preparing. */
@@ -99,6 +101,17 @@ enum migrate_forbid {
 	MIGRATE_FORBID_FOREIGN_KEYS,
 	MIGRATE_FORBID_JOURNAL_MODE,
 	MIGRATE_FORBID_USER_VERSION,
+	MIGRATE_FORBID_PAGE_SIZE,	/* outside 0001, or a bad size */
+};
+
+/*
+ * What the scratch database's authorizer saw while preparing one
+ * statement: something forbidden, or a PRAGMA page_size = value (which
+ * only the first migration may set: migrate_load_file).
+ */
+struct migrate_auth {
+	enum migrate_forbid	 forbid;
+	int			 page_size;	/* set: its value, -1 if bad */
 };
 
 /* Walks the statements of one file.  buf is a copy for sqlite3_complete. */
@@ -822,27 +835,38 @@ static int
 migrate_load_auth(void *arg, int action, const char *a1, const char *a2,
     const char *dbname, const char *trigger)
 {
-	enum migrate_forbid	*forbid = arg;
+	struct migrate_auth	*au = arg;
+	char			*end;
+	long			 v;
 
-	if (*forbid != MIGRATE_FORBID_NONE)
+	if (au->forbid != MIGRATE_FORBID_NONE)
 		return (SQLITE_OK);
 	switch (action) {
 	case SQLITE_TRANSACTION:
-		*forbid = MIGRATE_FORBID_TXN;
+		au->forbid = MIGRATE_FORBID_TXN;
 		break;
 	case SQLITE_ATTACH:
 	case SQLITE_DETACH:
-		*forbid = MIGRATE_FORBID_ATTACH;
+		au->forbid = MIGRATE_FORBID_ATTACH;
 		break;
 	case SQLITE_PRAGMA:
 		if (a1 == NULL || a2 == NULL)	/* reading is harmless */
 			break;
 		if (strcasecmp(a1, "foreign_keys") == 0)
-			*forbid = MIGRATE_FORBID_FOREIGN_KEYS;
+			au->forbid = MIGRATE_FORBID_FOREIGN_KEYS;
 		else if (strcasecmp(a1, "journal_mode") == 0)
-			*forbid = MIGRATE_FORBID_JOURNAL_MODE;
+			au->forbid = MIGRATE_FORBID_JOURNAL_MODE;
 		else if (strcasecmp(a1, "user_version") == 0)
-			*forbid = MIGRATE_FORBID_USER_VERSION;
+			au->forbid = MIGRATE_FORBID_USER_VERSION;
+		else if (strcasecmp(a1, "page_size") == 0) {
+			/* A power of two from 512 to 65536, as SQLite
+			 * takes (it ignores any other value silently). */
+			errno = 0;
+			v = strtol(a2, &end, 10);
+			au->page_size = errno == 0 && end != a2 &&
+			    *end == '\0' && v >= 512 && v <= 65536 &&
+			    (v & (v - 1)) == 0 ? (int)v : -1;
+		}
 		break;
 	}
 	return (SQLITE_OK);
@@ -909,6 +933,13 @@ migrate_load_forbidden(struct migrate_load *ld, struct migrate_file *f,
 		    " belongs to the migration library and must not be set by"
 		    " a migration", f->fname, loc->line);
 		break;
+	case MIGRATE_FORBID_PAGE_SIZE:
+		migrate_problem(ld, MIGRATE_ETXN, f->fname, f->version,
+		    loc->line, stmt, loc->len, "%s line %d: PRAGMA page_size"
+		    " is the page size of the files made for this schema: it"
+		    " may only be set in the first migration, once, to a power"
+		    " of two from 512 to 65536", f->fname, loc->line);
+		break;
 	}
 }
 
@@ -930,7 +961,7 @@ migrate_is_syntax(const char *msg)
  */
 static int
 migrate_load_file(struct migrate_load *ld, sqlite3 *db,
-    struct migrate_file *f, enum migrate_mode mode, enum migrate_forbid *forbid,
+    struct migrate_file *f, enum migrate_mode mode, struct migrate_auth *au,
     struct migrate_file *downf)
 {
 	struct migrate_iter	 it;
@@ -955,19 +986,32 @@ migrate_load_file(struct migrate_load *ld, sqlite3 *db,
 		return (-1);
 	}
 	for (;;) {
-		*forbid = MIGRATE_FORBID_NONE;
+		au->forbid = MIGRATE_FORBID_NONE;
+		au->page_size = 0;
 		rc = migrate_iter_prepare(&it, db, &stmt, &loc);
 		if (rc == SQLITE_DONE)
 			break;
-		if (*forbid == MIGRATE_FORBID_NONE) {
+		if (au->forbid == MIGRATE_FORBID_NONE) {
 			migrate_keyword(f->sql + loc.off, loc.len, kw,
 			    sizeof kw);
 			if (strcmp(kw, "VACUUM") == 0)
-				*forbid = MIGRATE_FORBID_VACUUM;
+				au->forbid = MIGRATE_FORBID_VACUUM;
 		}
-		if (*forbid != MIGRATE_FORBID_NONE) {
+		/* The page size: the first migration's up file sets it
+		 * for the files made for the set (SQLite would ignore it
+		 * there, the file being made before it runs); anywhere
+		 * else, or twice, it is refused. */
+		if (au->forbid == MIGRATE_FORBID_NONE && au->page_size != 0 &&
+		    mode != MIGRATE_MODE_REUP) {
+			if (au->page_size > 0 && f->version == 1 && !f->down &&
+			    ld->page_size == 0)
+				ld->page_size = au->page_size;
+			else
+				au->forbid = MIGRATE_FORBID_PAGE_SIZE;
+		}
+		if (au->forbid != MIGRATE_FORBID_NONE) {
 			if (mode != MIGRATE_MODE_REUP)
-				migrate_load_forbidden(ld, f, &loc, *forbid);
+				migrate_load_forbidden(ld, f, &loc, au->forbid);
 			clean = exec = 0;
 			sqlite3_finalize(stmt);
 			continue;
@@ -1011,7 +1055,7 @@ migrate_load_sql(struct migrate_load *ld)
 {
 	sqlite3			*db = NULL;
 	struct migrate_file	*f, *up;
-	enum migrate_forbid	 forbid = MIGRATE_FORBID_NONE;
+	struct migrate_auth	 au = { MIGRATE_FORBID_NONE, 0 };
 	size_t			 i;
 	int			 exec = 1, run;
 
@@ -1024,7 +1068,7 @@ migrate_load_sql(struct migrate_load *ld)
 		ld->nomem = 1;
 		goto out;
 	}
-	sqlite3_set_authorizer(db, migrate_load_auth, &forbid);
+	sqlite3_set_authorizer(db, migrate_load_auth, &au);
 	for (i = 0; i < ld->nfiles; i++) {
 		f = &ld->files[i];
 		if (!f->usable)
@@ -1033,10 +1077,10 @@ migrate_load_sql(struct migrate_load *ld)
 		run = exec && f->version <= ld->prefix &&
 		    (f->down ? strcmp(up->stem, f->stem) == 0 : up == f);
 		if (migrate_load_file(ld, db, f, run ? MIGRATE_MODE_EXEC :
-		    MIGRATE_MODE_SCAN, &forbid, NULL) != 0)
+		    MIGRATE_MODE_SCAN, &au, NULL) != 0)
 			exec = 0;
 		if (run && exec && f->down &&
-		    migrate_load_file(ld, db, up, MIGRATE_MODE_REUP, &forbid,
+		    migrate_load_file(ld, db, up, MIGRATE_MODE_REUP, &au,
 		    f) != 0)
 			exec = 0;
 	}
@@ -1096,6 +1140,7 @@ migrate_load_set(struct migrate_load *ld, char *name)
 	}
 	set->name = name;
 	set->latest = ld->latest;
+	set->page_size = ld->page_size;
 	for (i = 0; i < ld->nfiles; i++) {
 		f = &ld->files[i];
 		s = &set->steps[f->version - 1];
@@ -1213,6 +1258,12 @@ int
 migrate_set_latest(const struct migrate_set *set)
 {
 	return (set != NULL ? set->latest : 0);
+}
+
+int
+migrate_set_page_size(const struct migrate_set *set)
+{
+	return (set != NULL ? set->page_size : 0);
 }
 
 const struct migrate_step *

@@ -99,6 +99,13 @@ void	migrate_problems_free(struct migrate_problems *);
 
 const char *migrate_set_name(const struct migrate_set *);
 int	migrate_set_latest(const struct migrate_set *);	/* 0 if empty */
+/*
+ * The page size the first migration sets (PRAGMA page_size = N), or 0.
+ * It takes effect only on an empty database, before any table: whoever
+ * makes a file for the set sets it first (migrate_apply does not, as it
+ * also runs on files that already hold data).
+ */
+int	migrate_set_page_size(const struct migrate_set *);
 /* Borrowed step for version v (1..latest), NULL if out of range. */
 const struct migrate_step *migrate_set_step(const struct migrate_set *, int v);
 

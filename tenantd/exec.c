@@ -1392,6 +1392,17 @@ exec_create_db(const char *path, const struct migrate_set *set, int upto,
 		    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		goto fail;
 	}
+	/* The schema's page size (its first migration's PRAGMA page_size),
+	 * while the file is still empty: run inside the migration, after
+	 * the migration record's table is made, SQLite ignores it. */
+	if (migrate_set_page_size(set) > 0) {
+		char	ps[48];
+
+		snprintf(ps, sizeof ps, "PRAGMA page_size=%d",
+		    migrate_set_page_size(set));
+		if ((rc = sqlite3_exec(db, ps, NULL, NULL, &msg)) != SQLITE_OK)
+			goto sqlfail;
+	}
 	rc = sqlite3_exec(db, "PRAGMA journal_mode=MEMORY;"
 	    "PRAGMA synchronous=OFF", NULL, NULL, &msg);
 	if (rc != SQLITE_OK)

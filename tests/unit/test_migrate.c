@@ -1053,6 +1053,49 @@ test_verify(const char *notes, const struct expect_good *eg)
 	migrate_set_free(set);
 }
 
+/*
+ * The first migration's PRAGMA page_size is the set's page size, for
+ * whoever makes a file for it; a set without one has 0.
+ */
+static void
+test_page_size(void)
+{
+	struct migrate_set	*set;
+	struct migrate_error	 err;
+	sqlite3			*db;
+	const char		*d;
+	char			 ps[48];
+	int			 rc, reached;
+
+	d = tmp_dir("pagesize");
+	write_text(d, "0001_a.sql", "-- small tenants\n"
+	    "PRAGMA page_size = 1024;\nCREATE TABLE a (x);\n");
+	write_text(d, "0002_b.sql", "CREATE TABLE b (x);\n");
+	set = load_ok(d);
+	is_int(migrate_set_page_size(set), 1024,
+	    "page size: 0001's PRAGMA page_size is the set's");
+
+	/* As a maker of files does: the size first, then the steps. */
+	db = db_open("pagesize.db");
+	snprintf(ps, sizeof ps, "PRAGMA page_size=%d",
+	    migrate_set_page_size(set));
+	db_exec(db, ps);
+	rc = migrate_apply(db, set, 2, 0, &reached, &err);
+	ok(rc == MIGRATE_OK && reached == 2, "page size: applied to 2");
+	is_int(db_int(db, "PRAGMA page_size"), 1024,
+	    "page size: the file made has 1024-byte pages");
+	sqlite3_close(db);
+	migrate_set_free(set);
+
+	d = tmp_dir("pagesize0");
+	write_text(d, "0001_a.sql", "CREATE TABLE a (x);\n");
+	set = load_ok(d);
+	is_int(migrate_set_page_size(set), 0,
+	    "page size: none set, 0 (SQLite's default)");
+	is_int(migrate_set_page_size(NULL), 0, "page size: no set, 0");
+	migrate_set_free(set);
+}
+
 static void
 test_nodown(void)
 {
@@ -1217,6 +1260,7 @@ main(void)
 	test_apply_foreign_keys();
 	test_verify(notes, &eg);
 	test_nodown();
+	test_page_size();
 	test_db_state(notes);
 
 	rm_tree(tmp);

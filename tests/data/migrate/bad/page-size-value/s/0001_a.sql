@@ -1,0 +1,2 @@
+PRAGMA page_size = 1000;
+CREATE TABLE a (x INTEGER);
