@@ -6,6 +6,7 @@
 #                [--warmup 2] [--conns 64] [--threads 2] [--handles 5000]
 #                [--rounds 2] [--transport unix|tcp] [--tenantd PATH]
 #                [--no-postgres] [--out FILE] [--keep] [--workdir DIR]
+#                [--page-size N]
 #
 # What it does (bench/README.md has the details):
 #   1. makes a fresh private dir with mktemp and marks it; it never starts a
@@ -41,7 +42,7 @@ bench=$top/bench
 ARGV="$*"
 
 usage() {	# exit-status
-	sed -n '5,8p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '5,9p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit "$1"
 }
 
@@ -59,6 +60,7 @@ USE_PG=auto
 OUT=
 KEEP=0
 TRANSPORT=unix
+PAGE_SIZE=
 WORKDIR=${TMPDIR:-/tmp}
 set_tenants='' set_secs='' set_warmup='' set_conns='' set_handles=''
 
@@ -79,6 +81,7 @@ while [ $# -gt 0 ]; do
 	--out) OUT=${2:?}; shift ;;
 	--keep) KEEP=1 ;;
 	--workdir) WORKDIR=${2:?}; shift ;;
+	--page-size) PAGE_SIZE=${2:?}; shift ;;
 	-h|--help) usage 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; usage 2 ;;
 	esac
@@ -95,6 +98,12 @@ HANDLES=${set_handles:-$HANDLES}
 case $TRANSPORT in
 unix|tcp) ;;
 *) echo "run.sh: --transport must be unix or tcp" >&2; exit 2 ;;
+esac
+# --page-size: the kv schema's first migration sets its files' page size
+# (PRAGMA page_size; tenantd's default, and SQLite's, is 4096)
+case $PAGE_SIZE in
+''|512|1024|2048|4096|8192|16384|32768|65536) ;;
+*) echo "run.sh: --page-size must be a power of two from 512 to 65536" >&2; exit 2 ;;
 esac
 for v in "$SECS" "$WARMUP" "$CONNS" "$THREADS" "$HANDLES" "$ROUNDS" ${TENANTS//,/ }; do
 	case $v in ''|*[!0-9]*) echo "run.sh: not a number: '$v'" >&2; exit 2 ;; esac
@@ -639,9 +648,15 @@ else
 fi
 [ -x "$TENANTD" ] || die "no tenantd binary at $TENANTD"
 echo "tenantd:  $BUILD" >>"$tmp/header"
+if [ -n "$PAGE_SIZE" ]; then
+	echo "pages:    $PAGE_SIZE bytes in the kv tenant files (--page-size: PRAGMA page_size in the first migration)" >>"$tmp/header"
+else
+	echo "pages:    4096 bytes in the kv tenant files (the default)" >>"$tmp/header"
+fi
 
 mkdir -p "$tmp/schemas/kv" "$tmp/schemas/kvtable"
-cat >"$tmp/schemas/kv/0001_kv.sql" <<'EOF'
+[ -n "$PAGE_SIZE" ] && echo "PRAGMA page_size = $PAGE_SIZE;" >"$tmp/schemas/kv/0001_kv.sql"
+cat >>"$tmp/schemas/kv/0001_kv.sql" <<'EOF'
 CREATE TABLE kv (k INTEGER PRIMARY KEY, v TEXT);
 WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 100)
 INSERT INTO kv SELECT i, 'value-' || i FROM c;
