@@ -39,6 +39,9 @@
  * files there.  TESTS is a comma-separated subset of
  * hot,cold,coldidle,update,mem,memnobulk,wake (default
  * hot,cold,update,mem).  Prints "floor key value" lines for run.sh.
+ * FLOOR_PAGE_SIZE=N in the environment makes the files it creates with
+ * N-byte pages (run.sh --page-size: the floor's files then have the
+ * tenants' page size); the page size of the files used is printed.
  * Build: gcc -O2 floor.c -lsqlite3 -o floor.
  */
 
@@ -68,6 +71,7 @@ static const char *pragmas_full = "PRAGMA synchronous=FULL;"
     "PRAGMA journal_size_limit=0";
 
 static uint64_t	rng = 0x9e3779b97f4a7c15ull;
+static int	page_size;	/* of the files made; 0: SQLite's default */
 
 static int
 rand_key(void)
@@ -170,11 +174,31 @@ open_like_daemon(const char *path, const char *pragmas)
 	return (db);
 }
 
+/* FLOOR_PAGE_SIZE: 0 (SQLite's default) or a power of two 512-65536. */
+static int
+page_size_env(void)
+{
+	const char	*s = getenv("FLOOR_PAGE_SIZE");
+	char		*end;
+	long		 n;
+
+	if (s == NULL || *s == '\0')
+		return (0);
+	n = strtol(s, &end, 10);
+	if (*end != '\0' || n < 512 || n > 65536 || (n & (n - 1)) != 0) {
+		fprintf(stderr, "floor: FLOOR_PAGE_SIZE must be a power of two "
+		    "from 512 to 65536\n");
+		exit(2);
+	}
+	return ((int)n);
+}
+
 static void
 make_file(const char *path)
 {
 	sqlite3		*db = NULL;
 	int		 one = 1;
+	char		 pragma[64];
 	const char	*sql = "PRAGMA journal_mode=WAL;PRAGMA journal_size_limit=0;"
 	    "CREATE TABLE kv(k INTEGER PRIMARY KEY, v TEXT);"
 	    "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c "
@@ -184,10 +208,33 @@ make_file(const char *path)
 	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
 		die("create", db);
 	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
+	/* On the empty file, before WAL mode: SQLite ignores it after. */
+	snprintf(pragma, sizeof pragma, "PRAGMA page_size=%d", page_size);
+	if (page_size != 0 &&
+	    sqlite3_exec(db, pragma, NULL, NULL, NULL) != SQLITE_OK)
+		die("page_size", db);
 	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		die("fill", db);
 	if (sqlite3_close(db) != SQLITE_OK)
 		die("close", db);
+}
+
+/* The page size of the file at path. */
+static int
+file_page_size(const char *path)
+{
+	sqlite3		*db = open_like_daemon(path, pragmas_normal);
+	sqlite3_stmt	*st = NULL;
+	int		 n = 0;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL) !=
+	    SQLITE_OK)
+		die("page_size", db);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return (n);
 }
 
 /* One point select on a prepared statement; copies the value out. */
@@ -479,6 +526,7 @@ main(int argc, char **argv)
 		    "during cold]\n");
 		return (2);
 	}
+	page_size = page_size_env();
 	if (wanted(tests, "memnobulk") &&
 	    sqlite3_config(SQLITE_CONFIG_PAGECACHE, (void *)0, 0, 0) != SQLITE_OK)
 		die("sqlite3_config", NULL);
@@ -493,6 +541,7 @@ main(int argc, char **argv)
 	floor_vfs_init();
 	printf("floor sqlite_version %s\n", sqlite3_libversion());
 	snprintf(path, sizeof path, "%s/f0.db", argv[1]);
+	printf("floor page_size %d\n", file_page_size(path));
 	if (wanted(tests, "hot"))
 		test_hot(path, secs);
 	if (wanted(tests, "cold"))

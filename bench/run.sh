@@ -649,9 +649,9 @@ fi
 [ -x "$TENANTD" ] || die "no tenantd binary at $TENANTD"
 echo "tenantd:  $BUILD" >>"$tmp/header"
 if [ -n "$PAGE_SIZE" ]; then
-	echo "pages:    $PAGE_SIZE bytes in the kv tenant files (--page-size: PRAGMA page_size in the first migration)" >>"$tmp/header"
+	echo "pages:    $PAGE_SIZE bytes in the kv tenant files (--page-size: PRAGMA page_size in the first migration) and in the floor's" >>"$tmp/header"
 else
-	echo "pages:    4096 bytes in the kv tenant files (the default)" >>"$tmp/header"
+	echo "pages:    4096 bytes in the kv tenant files and in the floor's (the default)" >>"$tmp/header"
 fi
 
 mkdir -p "$tmp/schemas/kv" "$tmp/schemas/kvtable"
@@ -666,8 +666,12 @@ echo 'CREATE TABLE kv (k INTEGER PRIMARY KEY, v TEXT);' >"$tmp/schemas/kvtable/0
 # --- the floor (nothing else running) ----------------------------------------
 if [ $MODE = smoke ]; then floor_args=(0.2 50); else floor_args=(2 1000); fi
 floor() {	# prefix tests [held]: run bench/floor.c, results into R[prefix.key]
-	"$tmp/floor" "$tmp/floor-data" "${floor_args[@]}" "$2" ${3:+"$3"} >"$tmp/logs/floor.out" || die "floor failed"
+	FLOOR_PAGE_SIZE=$PAGE_SIZE "$tmp/floor" "$tmp/floor-data" "${floor_args[@]}" "$2" ${3:+"$3"} >"$tmp/logs/floor.out" || die "floor failed"
 	while read -r _ k v; do R[$1.$k]=$v; done <"$tmp/logs/floor.out"
+	# Its files have the tenants' page size (FLOOR_PAGE_SIZE), or the
+	# cold and update floors would not be the daemon's work.
+	[ "${R[$1.page_size]}" = "${PAGE_SIZE:-4096}" ] ||
+	    die "the floor's files have ${R[$1.page_size]}-byte pages, not ${PAGE_SIZE:-4096}"
 }
 log "floor: bare SQLite, ${floor_args[0]} s per test"
 floor floor hot,cold,update,mem,wake
