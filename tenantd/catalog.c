@@ -199,9 +199,9 @@ catalog_open(const char *dir, struct catalog **cp, char *err, size_t errlen)
 	struct catalog	*c;
 	MDB_txn		*txn = NULL;
 	MDB_val		 k, v;
-	int		 rc;
+	int		 rc, made;
 
-	if (mkdir(dir, 0750) == -1 && errno != EEXIST) {
+	if (!(made = mkdir(dir, 0750) == 0) && errno != EEXIST) {
 		snprintf(err, errlen, "catalog: mkdir %s: %s", dir,
 		    strerror(errno));
 		return (-1);
@@ -247,6 +247,16 @@ catalog_open(const char *dir, struct catalog **cp, char *err, size_t errlen)
 	if ((rc = mdb_txn_commit(txn)) != 0) {
 		txn = NULL;
 		goto fail;
+	}
+	/* LMDB syncs its file but not the folder that names it: a catalog
+	 * made just before a power cut could lose data.mdb, and with it
+	 * every tenant created since.  Once per open. */
+	if (fsync_path(dir, 1) == -1 || (made && fsync_parent(dir) == -1)) {
+		snprintf(err, errlen, "catalog: fsync %s: %s", dir,
+		    strerror(errno));
+		mdb_env_close(c->env);
+		free(c);
+		return (-1);
 	}
 	*cp = c;
 	return (0);

@@ -148,7 +148,7 @@ main(int argc, char **argv)
 	struct schema	*def;
 	char		 err[512], bound[300], *dir, *abs;
 	size_t		 probe;
-	int		 rc, lockfd, i;
+	int		 rc, lockfd, i, made;
 	const int	 signos[4] = { SIGTERM, SIGINT, SIGHUP, 0 };
 
 	config_defaults();
@@ -162,7 +162,7 @@ main(int argc, char **argv)
 	if (cfg.max_open == 0)
 		cfg.max_open = config_default_max_open();
 
-	if (mkdir(cfg.data_dir, 0750) == -1 && errno != EEXIST) {
+	if (!(made = mkdir(cfg.data_dir, 0750) == 0) && errno != EEXIST) {
 		log_warn("data dir %s", cfg.data_dir);
 		return (1);
 	}
@@ -175,8 +175,17 @@ main(int argc, char **argv)
 	free(cfg.data_dir);
 	cfg.data_dir = abs;
 	xasprintf(&dir, "%s/tenants", cfg.data_dir);
-	if (mkdir(dir, 0750) == -1 && errno != EEXIST) {
+	if (mkdir(dir, 0750) == 0)
+		made = 1;
+	else if (errno != EEXIST) {
 		log_warn("%s", dir);
+		return (1);
+	}
+	/* The folders made here survive a power cut before anything is
+	 * put in them (catalog_open does the same for its own). */
+	if (made && (fsync_parent(dir) == -1 ||
+	    fsync_parent(cfg.data_dir) == -1)) {
+		log_warn("fsync %s", cfg.data_dir);
 		return (1);
 	}
 	free(dir);

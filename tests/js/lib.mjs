@@ -70,9 +70,12 @@ export function tap() {
   return t;
 }
 
-export async function startDaemon(args = []) {
+// opts.env(d): variables to add to the daemon's environment (kept as
+// d.env, which a test may change before a restart).
+export async function startDaemon(args = [], opts = {}) {
   const tmp = mkdtempSync(join(tmpdir(), 'tenantd-js.'));
   const d = { tmp, data: join(tmp, 'data'), log: join(tmp, 'tenantd.log'), args };
+  d.env = opts.env ? opts.env(d) : {};
   d.start = async () => {
     const ready = join(tmp, 'ready');
     rmSync(ready, { force: true });
@@ -83,7 +86,7 @@ export async function startDaemon(args = []) {
     const wrap = (process.env.TENANTD_WRAPPER || '').split(' ').filter(Boolean);
     d.proc = spawn(wrap.length ? wrap[0] : TENANTD, [...wrap.slice(1), ...(wrap.length ? [TENANTD] : []), '-D', d.data, '--listen', '127.0.0.1:0', ...(auth ? [] : ['--no-auth']),
       '--schemas', join(TOP_SRCDIR, 'schemas'), '--ready-file', ready, ...d.args.filter((a) => a !== 'AUTH')],
-      { stdio: ['ignore', out, out] });
+      { stdio: ['ignore', out, out], env: { ...process.env, ...d.env } });
     d.exited = new Promise((resolve) => d.proc.on('exit', (code, sig) => resolve({ code, sig })));
     for (let i = 0; !existsSync(ready); i++) {
       if (d.proc.exitCode !== null || i > 6000)
