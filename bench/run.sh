@@ -6,7 +6,7 @@
 #                [--warmup 2] [--conns 64] [--threads 2] [--handles 5000]
 #                [--rounds 2] [--transport unix|tcp] [--tenantd PATH]
 #                [--no-postgres] [--out FILE] [--keep] [--workdir DIR]
-#                [--page-size N]
+#                [--page-size N] [--flush-ms N]
 #
 # What it does (bench/README.md has the details):
 #   1. makes a fresh private dir with mktemp and marks it; it never starts a
@@ -61,6 +61,7 @@ OUT=
 KEEP=0
 TRANSPORT=unix
 PAGE_SIZE=
+FLUSH_MS=200
 WORKDIR=${TMPDIR:-/tmp}
 set_tenants='' set_secs='' set_warmup='' set_conns='' set_handles=''
 
@@ -82,6 +83,7 @@ while [ $# -gt 0 ]; do
 	--keep) KEEP=1 ;;
 	--workdir) WORKDIR=${2:?}; shift ;;
 	--page-size) PAGE_SIZE=${2:?}; shift ;;
+	--flush-ms) FLUSH_MS=${2:?}; shift ;;
 	-h|--help) usage 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; usage 2 ;;
 	esac
@@ -105,7 +107,7 @@ case $PAGE_SIZE in
 ''|512|1024|2048|4096|8192|16384|32768|65536) ;;
 *) echo "run.sh: --page-size must be a power of two from 512 to 65536" >&2; exit 2 ;;
 esac
-for v in "$SECS" "$WARMUP" "$CONNS" "$THREADS" "$HANDLES" "$ROUNDS" ${TENANTS//,/ }; do
+for v in "$SECS" "$WARMUP" "$CONNS" "$THREADS" "$HANDLES" "$ROUNDS" "$FLUSH_MS" ${TENANTS//,/ }; do
 	case $v in ''|*[!0-9]*) echo "run.sh: not a number: '$v'" >&2; exit 2 ;; esac
 done
 [ "$SECS" -ge 1 ] && [ "$CONNS" -ge "$THREADS" ] && [ "$THREADS" -ge 1 ] &&
@@ -689,6 +691,7 @@ else
 	echo "postgres: skipped" >>"$tmp/header"
 fi
 echo "sqlite:   ${R[floor.sqlite_version]} (floor and tenantd link the system libsqlite3)" >>"$tmp/header"
+echo "durability: tenantd --synchronous normal --flush-ms $FLUSH_MS$([ "$FLUSH_MS" = 0 ] && echo " (no flush: a power cut takes back every commit since a tenant's last checkpoint)" || echo " (a syncfs every $FLUSH_MS ms with commits; PostgreSQL's wal_writer_delay is 200 ms)")" >>"$tmp/header"
 echo "durability: tenantd --synchronous full with group commit, --commit-log-mib ${CLOG_MIB:-256 (default)}$([ -n "$CLOG_MIB" ] && echo " (two logs, $((CLOG_MIB * 2 / 1024)) GiB, as max_wal_size)")" >>"$tmp/header"
 echo "clients:  bench/load.c, $CONNS connections, $THREADS threads; pgbench -c $CONNS -j $THREADS -M prepared" >>"$tmp/header"
 if [ $TRANSPORT = tcp ]; then
@@ -741,8 +744,12 @@ row() { ROWS+=("$*"); }	# workload|n|dist|tenantd key|postgres key
 
 # --- the workloads, per N --------------------------------------------------------
 for n in "${NS[@]}"; do
-	# 1. synchronous=NORMAL, the default cap, against synchronous_commit=off
-	td_start "$data" --synchronous normal
+	# 1. synchronous=NORMAL, the default cap, against synchronous_commit=off;
+	# with --flush-ms (200 by default, PostgreSQL's wal_writer_delay) a
+	# power cut takes back the last ~200 ms on both sides
+	flush=()
+	[ "$FLUSH_MS" != 0 ] && flush=(--flush-ms "$FLUSH_MS")
+	td_start "$data" --synchronous normal "${flush[@]}"
 	default_cap=$(td_metric tenantd_max_open_handles)
 	TD_CONF="normal, cap $default_cap"
 	td_touch $(( n < default_cap ? n : default_cap )) "$CONNS"

@@ -83,6 +83,10 @@ config_usage(void)
 "                           commit logs in MiB (default 256; disk space about\n"
 "                           twice that; a bigger log syncs the tenant files\n"
 "                           less often, a crash replays more)\n"
+"      --flush-ms N         with --synchronous normal: sync the data dir's file\n"
+"                           system every N ms in which something was committed,\n"
+"                           so a power cut takes back at most the last N ms or\n"
+"                           so (default 0: only checkpoints sync a tenant's WAL)\n"
 "      --cache-kib N        page cache per handle in KiB (default 256)\n"
 "      --idle-release S     a handle idle S seconds gives its page cache back\n"
 "                           (default 10; 0: never)\n"
@@ -178,7 +182,7 @@ config_parse(int argc, char **argv)
 	    O_LOOPS, O_MAXBODY, O_MAXRESP, O_STREAMTO, O_HWAIT, O_BUSY, O_SYNC,
 	    O_CACHE, O_IDLEREL, O_SPIN, O_SHARED, O_NOGROUP,
 	    O_HTTPTO, O_MAXCONNS, O_NOAUTH, O_READY, O_MAXIMPORT, O_MAXTENANT,
-	    O_STMTTO, O_RESTORE, O_QWAIT, O_CLOGMIB };
+	    O_STMTTO, O_RESTORE, O_QWAIT, O_CLOGMIB, O_FLUSH };
 	static const struct option longopts[] = {
 		{ "data-dir", required_argument, NULL, 'D' },
 		{ "socket", required_argument, NULL, 's' },
@@ -205,6 +209,7 @@ config_parse(int argc, char **argv)
 		{ "shared-files", no_argument, NULL, O_SHARED },
 		{ "no-group-commit", no_argument, NULL, O_NOGROUP },
 		{ "commit-log-mib", required_argument, NULL, O_CLOGMIB },
+		{ "flush-ms", required_argument, NULL, O_FLUSH },
 		{ "http-timeout", required_argument, NULL, O_HTTPTO },
 		{ "max-conns", required_argument, NULL, O_MAXCONNS },
 		{ "no-auth", no_argument, NULL, O_NOAUTH },
@@ -341,6 +346,11 @@ config_parse(int argc, char **argv)
 			if (parse_num("--commit-log-mib", optarg, 16, 65536, &v))
 				return (-1);
 			cfg.commit_log_mib = (int)v;
+			break;
+		case O_FLUSH:
+			if (parse_num("--flush-ms", optarg, 0, 60000, &v))
+				return (-1);
+			cfg.flush_ms = (int)v;
 			break;
 		case O_SHARED:
 			cfg.shared_files = 1;

@@ -287,6 +287,7 @@ exec_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	 * sync round that covers it (durable.c). */
 	if (durable_active())
 		h->sync_ticket = durable_ticket();
+	atomic_fetch_add_explicit(&flush_commits, 1, memory_order_relaxed);
 	h->wal_restart = 0;
 	h->wal_frames = frames;
 	if (frames < EXEC_CKPT_PAGES)

@@ -157,6 +157,20 @@ metrics_render(struct buf *b)
 		    "tenantd_sync_seconds_total %.6f\n",
 		    (double)durable_stats.sync_us / 1e6);
 	}
+	if (flush_active())
+		buf_addf(b, "# HELP tenantd_flush_passes_total --flush-ms: "
+		    "syncs of the data dir's file system done.\n# TYPE "
+		    "tenantd_flush_passes_total counter\n"
+		    "tenantd_flush_passes_total %llu\n"
+		    "# HELP tenantd_flush_failed_total --flush-ms: syncs that "
+		    "failed.\n# TYPE tenantd_flush_failed_total counter\n"
+		    "tenantd_flush_failed_total %llu\n"
+		    "# HELP tenantd_flush_seconds_total --flush-ms: time spent "
+		    "in those syncs.\n# TYPE tenantd_flush_seconds_total "
+		    "counter\ntenantd_flush_seconds_total %.6f\n",
+		    (unsigned long long)flush_stats.passes,
+		    (unsigned long long)flush_stats.failed,
+		    (double)flush_stats.us / 1e6);
 	buf_addf(b, "# HELP tenantd_tenants_total Tenants in the catalog.\n"
 	    "# TYPE tenantd_tenants_total gauge\ntenantd_tenants_total %zu\n",
 	    catalog_count(server_catalog));

@@ -263,6 +263,7 @@ main(int argc, char **argv)
 	stream_init();
 	loops_init(server_base, cfg.loops);
 	durable_init(http_durable_notify);
+	flush_init();
 	worker_start(cfg.workers);
 	rollout_init();
 
@@ -308,6 +309,7 @@ main(int argc, char **argv)
 	rollout_shutdown();
 	backup_shutdown();
 	durable_stop();		/* a last sync round for the answers held */
+	flush_stop();
 	loops_drain_all();
 	http_stop_listening();
 	http_close_all();

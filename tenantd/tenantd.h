@@ -74,6 +74,7 @@ struct config {
 	int		 synchronous_full;
 	int		 group_commit;	/* at full: syncfs rounds (durable.c) */
 	int		 commit_log_mib; /* each commit log's switch size */
+	int		 flush_ms;	/* at normal: syncfs period (flush.c) */
 	int		 cache_kib;
 	int		 idle_release_s;	/* 0: keep page caches */
 	int		 spin_us;	/* loop.c: poll before sleeping */
@@ -367,6 +368,18 @@ struct durable_stats {
 	_Atomic uint64_t	held;		/* answers that waited */
 };
 extern struct durable_stats durable_stats;
+
+/* flush.c: at --synchronous normal, a syncfs every --flush-ms. */
+struct flush_stats {
+	_Atomic uint64_t	passes;
+	_Atomic uint64_t	us;		/* in syncfs */
+	_Atomic uint64_t	failed;
+};
+extern struct flush_stats flush_stats;
+extern _Atomic uint64_t	 flush_commits;	/* bumped by every commit */
+void		 flush_init(void);
+int		 flush_active(void);
+void		 flush_stop(void);
 extern int	 durable_lose_wal_writes;
 enum { DREC_WRITE = 1, DREC_TRUNCATE, DREC_FORGET };
 int		 durable_recover(char *, size_t);

@@ -11,13 +11,15 @@
 //   create and delete the daemon acknowledged is there;
 // - at --synchronous normal: what a create or delete acknowledged is there
 //   (the catalog syncs); writes may be lost, but no tenant is damaged;
+// - at normal with --flush-ms: every write answered before a flush pass
+//   that began after it (tenantd_flush_passes_total) is there;
 // - always: no batch half applied, integrity_check ok, catalog and files
 //   agree.
 // POWERCUT_ROUNDS rounds per mode (default 2).
 import { existsSync, readdirSync, realpathSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { run, startDaemon, TOP_BUILDDIR } from './lib.mjs';
+import { run, startDaemon, TENANTD, TOP_BUILDDIR } from './lib.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const ROUNDS = Number(process.env.POWERCUT_ROUNDS || 2);
@@ -48,6 +50,7 @@ async function mode(t, keep, name, args) {
   const d = await startDaemon(args, { env: shim });
   keep(d);
   const full = args.includes('full');
+  const flush = args.includes('--flush-ms');
 
   const live = new Set();        // tenants with table w, writes going to them
   const acked = new Map();       // tenant -> Set of acknowledged n (once its table is)
@@ -103,6 +106,15 @@ async function mode(t, keep, name, args) {
       }
     });
     await sleep(300 + Math.floor(Math.random() * 900));
+    // With --flush-ms: what was answered before a flush pass that began
+    // after it (the second pass to end from now) must survive.
+    let proof = null;
+    if (flush) {
+      proof = new Map([...acked].map(([id, a]) => [id, new Set(a)]));
+      const p0 = (await d.metrics()).tenantd_flush_passes_total;
+      t.ok(Number.isFinite(p0), `${name}, round ${round}: /metrics counts the flush passes (${p0})`);
+      while ((await d.metrics()).tenantd_flush_passes_total < p0 + 2) await sleep(20);
+    }
     await d.kill9();
     stop = true;
     await Promise.all(workers);
@@ -126,7 +138,7 @@ async function mode(t, keep, name, args) {
     const back = [...deleted].filter((id) => listed.has(id));
     t.is(back.join(','), '', `${name}, round ${round}: every acknowledged delete stayed done (${deleted.size})`);
 
-    let lost = 0, lostTables = 0, half = 0, corrupt = 0, writes = 0;
+    let lost = 0, lostTables = 0, half = 0, corrupt = 0, writes = 0, lostProof = 0, proofWrites = 0;
     live.clear();
     for (const id of listed.keys()) {
       try {
@@ -137,7 +149,7 @@ async function mode(t, keep, name, args) {
         console.log(`# ${String(e).slice(0, 300)}`);
         continue;
       }
-      let have = new Set();
+      let have = new Set(), table = true;
       try {
         const rs = await pipeline(d, id, ['SELECT n FROM w']);
         have = new Set(rs[0].response.result.rows.map((r) => Number(r[0].value)));
@@ -145,6 +157,7 @@ async function mode(t, keep, name, args) {
         if (!/no such table/.test(String(e))) throw e;
         // Its CREATE TABLE is gone (or was never answered): make it again.
         if (acked.has(id)) lostTables++;
+        table = false;
         await pipeline(d, id, ['CREATE TABLE w (n INTEGER PRIMARY KEY, v TEXT)']);
       }
       for (const n of have) if (n > 0 && n % 5 === 0 && !have.has(-n)) half++;
@@ -154,6 +167,12 @@ async function mode(t, keep, name, args) {
         writes += a.size;
       }
       if (!created.has(id)) continue;   // a delete was tried: left alone
+      const pr = proof && proof.get(id);
+      if (pr) {
+        for (const n of pr) if (!have.has(n)) lostProof++;
+        if (!table) lostProof++;
+        proofWrites += pr.size;
+      }
       // What is there now is the next round's baseline.
       acked.set(id, have);
       live.add(id);
@@ -161,6 +180,9 @@ async function mode(t, keep, name, args) {
     if (full) {
       t.is(lost, 0, `${name}, round ${round}: every acknowledged write survived the power cut (${writes} writes)`);
       t.is(lostTables, 0, `${name}, round ${round}: every acknowledged CREATE TABLE survived`);
+    } else if (flush) {
+      t.is(lostProof, 0, `${name}, round ${round}: every write answered before a completed flush pass survived (${proofWrites} writes)`);
+      console.log(`# ${name}, round ${round}: ${lost} of ${writes} answered writes lost in all (the last ones may be)`);
     } else {
       console.log(`# ${name}, round ${round}: ${lost} of ${writes} acknowledged writes lost, ` +
         `${lostTables} tables (allowed at normal)`);
@@ -182,9 +204,14 @@ async function mode(t, keep, name, args) {
 }
 
 await run(async (t, keep) => {
+  for (const bad of ['-1', '60001', 'soon']) {
+    const r = spawnSync(TENANTD, ['--flush-ms', bad], { encoding: 'utf8' });
+    t.ok(r.status === 2 && /--flush-ms/.test(r.stderr), `--flush-ms ${bad} is refused (exit ${r.status}: ${r.stderr.trim().split('\n')[0]})`);
+  }
   for (const [name, args] of [['full', ['--synchronous', 'full', '--commit-log-mib', '16']],
     ['full, no group commit', ['--synchronous', 'full', '--no-group-commit']],
-    ['normal', ['--synchronous', 'normal']]]) {
+    ['normal', ['--synchronous', 'normal']],
+    ['normal, --flush-ms 100', ['--synchronous', 'normal', '--flush-ms', '100']]]) {
     const d = await mode(t, keep, name, args);
     await d.stop();
   }
