@@ -33,6 +33,7 @@ config_defaults(void)
 	cfg.workers = 0;		/* from the core count */
 	cfg.group_commit = 1;
 	cfg.commit_log_mib = 256;
+	cfg.flush_ms = 200;		/* PostgreSQL's wal_writer_delay */
 	cfg.max_body = 8u << 20;
 	cfg.max_import = (size_t)1 << 30;
 	cfg.max_tenant_bytes = (uint64_t)1 << 30;
@@ -85,8 +86,8 @@ config_usage(void)
 "                           less often, a crash replays more)\n"
 "      --flush-ms N         with --synchronous normal: sync the data dir's file\n"
 "                           system every N ms in which something was committed,\n"
-"                           so a power cut takes back at most the last N ms or\n"
-"                           so (default 0: only checkpoints sync a tenant's WAL)\n"
+"                           so a power cut takes back at most about the last N ms\n"
+"                           (default 200; 0: only checkpoints sync a tenant's WAL)\n"
 "      --cache-kib N        page cache per handle in KiB (default 256)\n"
 "      --idle-release S     a handle idle S seconds gives its page cache back\n"
 "                           (default 10; 0: never)\n"
@@ -351,6 +352,7 @@ config_parse(int argc, char **argv)
 			if (parse_num("--flush-ms", optarg, 0, 60000, &v))
 				return (-1);
 			cfg.flush_ms = (int)v;
+			cfg.flush_ms_set = 1;
 			break;
 		case O_SHARED:
 			cfg.shared_files = 1;

@@ -99,7 +99,12 @@ struct clog_block {
 };
 #define CLOG_V1_HEADER		offsetof(struct clog_block, gen)
 
-/* Record header; the path, then the data, follow. */
+/*
+ * Record header; the path, then the data, follow.  The path is the WAL's
+ * under the data dir ("tenants/ab/alice.db-wal"), so a data dir moved
+ * after a crash (another mount point) still replays; logs written before
+ * that have full paths, replayed if they are under the data dir.
+ */
 struct clog_rec {
 	uint8_t		type;
 	uint8_t		pad;
@@ -265,20 +270,27 @@ rec_add(int type, const char *path, size_t pathlen, uint64_t off,
     const void *data, size_t len)
 {
 	struct clog_rec	 r;
+	const char	*rel = path;
+	size_t		 rlen = pathlen, dlen = strlen(cfg.data_dir);
 
 	if (pathlen > UINT16_MAX || len > UINT32_MAX)
 		fatalx("commit log: record too large");
+	if (pathlen > dlen + 1 && memcmp(path, cfg.data_dir, dlen) == 0 &&
+	    path[dlen] == '/') {
+		rel = path + dlen + 1;
+		rlen = pathlen - dlen - 1;
+	}
 	memset(&r, 0, sizeof r);
 	r.type = (uint8_t)type;
-	r.pathlen = (uint16_t)pathlen;
+	r.pathlen = (uint16_t)rlen;
 	r.len = (uint32_t)len;
 	r.off = off;
-	cbuf_reserve(&cur, sizeof r + pathlen + len);
+	cbuf_reserve(&cur, sizeof r + rlen + len);
 	memcpy(cur.p + cur.len, &r, sizeof r);
-	memcpy(cur.p + cur.len + sizeof r, path, pathlen);
+	memcpy(cur.p + cur.len + sizeof r, rel, rlen);
 	if (len > 0)
-		memcpy(cur.p + cur.len + sizeof r + pathlen, data, len);
-	cur.len += sizeof r + pathlen + len;
+		memcpy(cur.p + cur.len + sizeof r + rlen, data, len);
+	cur.len += sizeof r + rlen + len;
 	if (type == DREC_WRITE)
 		pathset_add(&dirty, path, pathlen);
 }
@@ -719,13 +731,28 @@ replay_block(struct replay *rp, const char *p, size_t len)
 		if (r.pathlen == 0 || r.pathlen >= sizeof path ||
 		    len < (size_t)r.pathlen + r.len)
 			return (-1);
-		memcpy(path, p, r.pathlen);
-		path[r.pathlen] = '\0';
+		if (memchr(p, '\0', r.pathlen) != NULL)
+			return (-1);
+		if (*p == '/') {	/* a full path (older logs) */
+			memcpy(path, p, r.pathlen);
+			path[r.pathlen] = '\0';
+			if (strncmp(path, cfg.data_dir, dlen) != 0 ||
+			    path[dlen] != '/')
+				return (-1);
+		} else if (dlen + 1 + r.pathlen >= sizeof path)
+			return (-1);
+		else {		/* under the data dir */
+			memcpy(path, cfg.data_dir, dlen);
+			path[dlen] = '/';
+			memcpy(path + dlen + 1, p, r.pathlen);
+			path[dlen + 1 + r.pathlen] = '\0';
+			if (strncmp(path + dlen + 1, "../", 3) == 0)
+				return (-1);
+		}
 		p += r.pathlen;
 		len -= r.pathlen;
-		if (strncmp(path, cfg.data_dir, dlen) != 0 ||
-		    path[dlen] != '/' || strstr(path, "/../") != NULL ||
-		    memchr(path, '\0', r.pathlen) != NULL)
+		if (strstr(path, "/../") != NULL ||
+		    strcmp(path + strlen(path) - 3, "/..") == 0)
 			return (-1);
 		fd = replay_fd(rp, path);
 		switch (r.type) {

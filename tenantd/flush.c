@@ -9,14 +9,19 @@
  * everything since its last checkpoint (tests/js/powercut.test.mjs, run
  * without this: every answered write of a one-second load was gone).
  *
- * With --flush-ms N one thread syncs the data dir's file system (one
- * syncfs) every N ms in which a commit was made.  A commit answered
+ * So one thread syncs the data dir's file system (one syncfs) every
+ * --flush-ms N ms (200 by default, 0: never) in which a commit was made.  A commit answered
  * before a pass begins is on disk when the pass ends, so a power cut takes
  * back at most the commits of the last N ms and one pass, as
  * PostgreSQL's WAL writer (wal_writer_delay) bounds what
  * synchronous_commit=off can lose.  A sync at any moment is safe in WAL
  * mode: recovery keeps every commit whose frames are whole and stops at
  * the first that is not.
+ *
+ * syncfs writes back the whole file system, other programs' files too:
+ * the data dir is best on a file system of its own.  A pass over 10,000
+ * tenants under load costs write throughput (bench/README.md); the
+ * window can be widened, or --flush-ms 0 leaves it to the checkpoints.
  *
  * A failed syncfs is logged (once a minute at most) and the next pass
  * tries again: the files' own syncs (checkpoints) still report their
@@ -99,8 +104,9 @@ flush_init(void)
 	if (cfg.flush_ms <= 0)
 		return;
 	if (cfg.synchronous_full) {
-		log_warnx("--flush-ms: ignored at --synchronous full (every "
-		    "commit is on disk when it is answered)");
+		if (cfg.flush_ms_set)
+			log_warnx("--flush-ms: ignored at --synchronous full "
+			    "(every commit is on disk when it is answered)");
 		return;
 	}
 	if ((dirfd = open(cfg.data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==

@@ -75,6 +75,7 @@ struct config {
 	int		 group_commit;	/* at full: syncfs rounds (durable.c) */
 	int		 commit_log_mib; /* each commit log's switch size */
 	int		 flush_ms;	/* at normal: syncfs period (flush.c) */
+	int		 flush_ms_set;	/* given on the command line */
 	int		 cache_kib;
 	int		 idle_release_s;	/* 0: keep page caches */
 	int		 spin_us;	/* loop.c: poll before sleeping */

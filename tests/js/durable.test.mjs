@@ -4,7 +4,7 @@
 // TENANTD_TEST_LOSE_WAL_WRITES, which keeps tenant WAL writes out of the
 // files (as a power cut would lose them from the page cache): whatever
 // survives a kill -9 then can only have come from the log.
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -220,6 +220,30 @@ await run(async (t, keep) => {
   t.is(Number((await g.sql('gb', 'SELECT count(*) FROM b WHERE length(x) = 1000000')).rows[0][0].value), 24,
     'after a kill -9, all 24 blobs are there');
   t.is((await g.sql('gb', 'PRAGMA integrity_check')).rows[0][0].value, 'ok', 'and the database is intact');
+  // A data dir moved after a crash (a disk mounted elsewhere): the log
+  // names WAL files under the data dir, so the replay still finds them.
+  await g.stop();
+  process.env.TENANTD_TEST_LOSE_WAL_WRITES = '1';
+  try {
+    await g.start();
+  } finally {
+    delete process.env.TENANTD_TEST_LOSE_WAL_WRITES;
+  }
+  const rm = await g.admin('POST', '/v1/tenants', { id: 'gm', schema: null });
+  if (rm.status !== 201) throw new Error(`create gm: ${rm.status} ${rm.text}`);
+  await g.sql('gm', 'CREATE TABLE t (x INTEGER)');
+  for (let i = 0; i < 10; i++) await g.sql('gm', `INSERT INTO t VALUES (${i})`);
+  await g.kill9();
+  const moved = join(g.tmp, 'moved');
+  renameSync(g.data, moved);
+  g.data = moved;
+  const before = readFileSync(g.log, 'utf8').length;
+  await g.start();
+  const startLog = readFileSync(g.log, 'utf8').slice(before);
+  t.ok(/commit log: replayed \d+ WAL writes/.test(startLog) && !/damaged/.test(startLog),
+    'a data dir moved to another path after a crash: its commit log is replayed there');
+  t.is(Number((await g.sql('gm', 'SELECT count(*) FROM t')).rows[0][0].value), 10,
+    'with all 10 acknowledged rows, which only the log had');
   const bad = spawnSync(TENANTD, ['--synchronous', 'full', '--commit-log-mib', '8', '-D', join(g.tmp, 'never')],
     { encoding: 'utf8' });
   t.ok(bad.status === 2 && /commit-log-mib.*16 to 65536/.test(bad.stderr),
