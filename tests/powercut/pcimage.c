@@ -180,6 +180,7 @@ main(int argc, char *argv[])
 	unsigned char		*p = NULL;
 	size_t			 cap = 0;
 	unsigned long		 nrec = 0;
+	struct dirrec		*d;
 	size_t			 got;
 	int			 torn = 0;
 	DIR			*sd;
@@ -223,7 +224,14 @@ main(int argc, char *argv[])
 		nrec++;
 	}
 	fclose(f);
+	free(p);
 	build(argv[2], "");
+	while ((d = dirs) != NULL) {
+		dirs = d->next;
+		free(d->rel);
+		free(d->ents);
+		free(d);
+	}
 	/* The store is flat: its files, then itself. */
 	if ((sd = opendir(store)) == NULL)
 		fail(store);
