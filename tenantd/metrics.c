@@ -159,7 +159,7 @@ metrics_render(struct buf *b)
 	}
 	if (flush_active())
 		buf_addf(b, "# HELP tenantd_flush_passes_total --flush-ms: "
-		    "syncs of the data dir's file system done.\n# TYPE "
+		    "syncs of the file system of the data dir done.\n# TYPE "
 		    "tenantd_flush_passes_total counter\n"
 		    "tenantd_flush_passes_total %llu\n"
 		    "# HELP tenantd_flush_failed_total --flush-ms: syncs that "
