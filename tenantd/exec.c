@@ -329,6 +329,32 @@ exec_wal_backfill(struct handle *h)
 	return (nlog > 0 ? nlog : 0);
 }
 
+/*
+ * Make what h committed so far durable before it is reported (a
+ * migration's new version goes into the catalog after this).  With group
+ * commit: wait for the round of its last commit.  At synchronous=NORMAL:
+ * sync its WAL now (the flush thread would within --flush-ms, but the
+ * catalog must not say a version a power cut can take back from the
+ * file).  At FULL without group commit SQLite synced every commit.  A
+ * worker.
+ */
+void
+exec_durable(struct handle *h)
+{
+	sqlite3_file	*wal = NULL;
+
+	if (durable_active()) {
+		durable_wait(h->sync_ticket);
+		return;
+	}
+	if (cfg.synchronous_full || h->db == NULL)
+		return;
+	if (sqlite3_file_control(h->db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
+	    &wal) == SQLITE_OK && wal != NULL && wal->pMethods != NULL &&
+	    wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) != SQLITE_OK)
+		log_warnx("tenant %s: syncing its WAL failed", h->le.key);
+}
+
 /* The checkpoint a fast-path commit left due (a worker). */
 void
 exec_checkpoint(struct handle *h)

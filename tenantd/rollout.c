@@ -347,7 +347,7 @@ rjob_run(struct job *j)
 	rj->rc = migrate_apply(h->db, rj->s->set, rj->to, flags, &rj->reached,
 	    &rj->err);
 	h->internal = 0;
-	durable_wait(h->sync_ticket);	/* reported only once on disk */
+	exec_durable(h);	/* reported only once on disk */
 	if (!rj->dry && rj->rc == MIGRATE_OK)
 		schema_applied(rj->s, rj->reached);
 	crash_point("rollout-tenant");

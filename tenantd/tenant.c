@@ -157,7 +157,7 @@ tenant_migrate_on_open(struct handle *h)
 	rc = exec_migrate(h, &reached, &err);
 	/* The catalog records the version once the database has it on
 	 * disk (group commit: the round of the migration's commits). */
-	durable_wait(h->sync_ticket);
+	exec_durable(h);
 	if (catalog_get(server_catalog, h->le.key, h->le.keylen, &rec) !=
 	    CATALOG_OK)
 		return;

@@ -577,6 +577,7 @@ int		 exec_migrate(struct handle *, int *, struct migrate_error *);
 void		 exec_query_only(struct handle *, int);
 void		 exec_checkpoint(struct handle *);
 void		 exec_wal_checkpoint(struct handle *, int);
+void		 exec_durable(struct handle *);
 int		 exec_wal_backfill(struct handle *);
 int		 exec_create_db(const char *, const struct migrate_set *, int,
 		     int, char *, size_t);

@@ -17,11 +17,14 @@
 //   (tenantd_flush_passes_total) is there;
 // - always: no batch half applied, integrity_check ok, catalog and files
 //   agree.
+// Then, at full and normal: an import as a new tenant, an import over one
+// and a rollout, each answered just before the cut, are all there after it.
 // POWERCUT_ROUNDS rounds per mode (default 2).
-import { existsSync, readdirSync, realpathSync, renameSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { run, startDaemon, TENANTD, TOP_BUILDDIR } from './lib.mjs';
+import { run, startDaemon, TENANTD, TOP_BUILDDIR, TOP_SRCDIR } from './lib.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const ROUNDS = Number(process.env.POWERCUT_ROUNDS || 2);
@@ -204,6 +207,62 @@ async function mode(t, keep, name, args, flush) {
   return d;
 }
 
+// Admin operations acknowledged just before the cut: an import of a new
+// tenant, an import over one, and a fleet rollout (notes v3 -> v4).
+async function ops(t, keep, name, args) {
+  const schemas = join(realpathSync(tmpdir()), `pcut-schemas-${process.pid}-${name.replace(/\W/g, '')}`);
+  cpSync(join(TOP_SRCDIR, 'schemas'), schemas, { recursive: true });
+  let logn = 0;
+  const shim = (d) => ({ LD_PRELOAD: SO, PCUT_ROOT: join(realpathSync(d.tmp), 'data'),
+    PCUT_LOG: join(d.tmp, `pcut-ops-${++logn}.log`), ASAN_OPTIONS: asan });
+  const d = await startDaemon([...args, '--schemas', schemas], { env: shim });
+  keep(d);
+  const ids = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5'];
+  for (const id of ids)
+    t.is((await d.admin('POST', '/v1/tenants', { id, schema: 'notes' })).status, 201, `${name}: ${id} created`);
+  t.is((await d.admin('POST', '/v1/tenants', { id: 'old', schema: null })).status, 201, `${name}: old created`);
+  for (const id of ids) await pipeline(d, id, [`INSERT INTO notes (title) VALUES ('${id}')`]);
+  await pipeline(d, 'old', ['CREATE TABLE notes (title TEXT)', "INSERT INTO notes (title) VALUES ('before the import')"]);
+  const put = async (id, body, replace) => fetch(`${d.url}/v1/tenants/${id}/import${replace ? '?replace=true' : ''}`, { method: 'PUT', body });
+  t.is((await put('imp', "CREATE TABLE fresh (y TEXT);\nINSERT INTO fresh VALUES ('imported');\n", false)).status, 201,
+    `${name}: a SQL dump imported as a new tenant`);
+  t.is((await put('old', "CREATE TABLE fresh (y TEXT);\nINSERT INTO fresh VALUES ('replaced');\n", true)).status, 200,
+    `${name}: a SQL dump imported over a tenant`);
+  writeFileSync(join(schemas, 'notes', '0004_pinned.sql'), 'ALTER TABLE notes ADD COLUMN pinned INTEGER NOT NULL DEFAULT 7;\n');
+  const job = await d.admin('POST', '/v1/migrations', { schema: 'notes', to: 4, tenants: ids });
+  t.is(job.status, 202, `${name}: a rollout to notes v4 started`);
+  let st;
+  for (let i = 0; i < 3000; i++) {
+    st = (await d.admin('GET', `/v1/migrations/${job.body.id}`)).body;
+    if (!['planning', 'canary', 'running'].includes(st.state)) break;
+    await sleep(20);
+  }
+  t.is(st.state, 'succeeded', `${name}: the rollout succeeded (${st.done} of ${st.total})`);
+  await d.kill9();
+
+  renameSync(d.data, `${d.data}.cut`);
+  const img = spawnSync(IMAGE, [d.env.PCUT_LOG, d.data], { encoding: 'utf8' });
+  t.ok(img.status === 0, `${name}: pcimage rebuilt the data dir (${(img.stdout || img.stderr).trim()})`);
+  d.env = {};
+  await d.start();
+  const cell = async (id, sql) => (await pipeline(d, id, [sql]))[0].response.result.rows[0][0].value;
+  let v = null;
+  try { v = await cell('imp', 'SELECT y FROM fresh'); } catch (e) { v = String(e).slice(0, 200); }
+  t.is(v, 'imported', `${name}: after the power cut the imported tenant is there, with its row`);
+  try { v = await cell('old', "SELECT group_concat(name) FROM sqlite_master WHERE type = 'table'"); } catch (e) { v = String(e).slice(0, 200); }
+  t.is(v, 'fresh', `${name}: the tenant imported over holds the import only`);
+  const wrong = [];
+  for (const id of ids) {
+    const rec = (await d.admin('GET', `/v1/tenants/${id}`)).body;
+    let pinned;
+    try { pinned = await cell(id, `SELECT pinned FROM notes WHERE title = '${id}'`); } catch (e) { pinned = String(e).slice(0, 120); }
+    if (rec.version !== 4 || Number(pinned) !== 7) wrong.push(`${id}: catalog v${rec.version}, pinned ${pinned}`);
+  }
+  t.is(wrong.join('; '), '', `${name}: every tenant of the finished rollout is at v4, in the catalog and in its file`);
+  rmSync(schemas, { recursive: true, force: true });
+  await d.stop();
+}
+
 await run(async (t, keep) => {
   for (const bad of ['-1', '60001', 'soon']) {
     const r = spawnSync(TENANTD, ['--flush-ms', bad], { encoding: 'utf8' });
@@ -216,4 +275,6 @@ await run(async (t, keep) => {
     const d = await mode(t, keep, name, args, flush);
     await d.stop();
   }
+  await ops(t, keep, 'ops at full', ['--synchronous', 'full']);
+  await ops(t, keep, 'ops at normal', ['--synchronous', 'normal']);
 });
