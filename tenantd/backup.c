@@ -191,7 +191,7 @@ backup_run(struct job *j)
 	uint64_t	 size;
 	FILE		*mf = NULL;
 	size_t		 i, nfiles = 0;
-	int		 rc;
+	int		 rc, dfd = -1;
 
 	snprintf(path, sizeof path, "%s/catalog", b->dir);
 	if (mkdir(path, 0700) == -1) {
@@ -261,6 +261,18 @@ backup_run(struct job *j)
 	fprintf(mf, ",\"skipped\":");
 	manifest_ids(mf, &l, BK_SKIPPED);
 	fprintf(mf, "}\n");
+	/*
+	 * Every copy, the catalog's and the folders naming them on disk
+	 * before MANIFEST.json says the backup is whole: one syncfs (the
+	 * copies were written without syncs of their own), then the manifest,
+	 * its rename and the folders above it.
+	 */
+	if ((dfd = open(b->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    syncfs(dfd) == -1) {
+		snprintf(b->error, sizeof b->error, "syncing %s: %s", b->dir,
+		    strerror(errno));
+		goto fail;
+	}
 	if (fflush(mf) != 0 || fsync(fileno(mf)) != 0) {
 		snprintf(b->error, sizeof b->error, "MANIFEST.json: %s",
 		    strerror(errno));
@@ -278,6 +290,12 @@ backup_run(struct job *j)
 			goto fail;
 		}
 	}
+	if (fsync(dfd) == -1 || fsync_parent(b->dir) == -1) {
+		snprintf(b->error, sizeof b->error, "syncing %s: %s", b->dir,
+		    strerror(errno));
+		goto fail;
+	}
+	close(dfd);
 	free(l.ids);
 	free(l.unmade);
 	free(l.fate);
@@ -285,6 +303,8 @@ backup_run(struct job *j)
 
 fail:
 	b->failed = 1;
+	if (dfd != -1)
+		close(dfd);
 	if (mf != NULL)
 		fclose(mf);
 	if (copy != NULL)

@@ -213,8 +213,9 @@ async function ops(t, keep, name, args) {
   const schemas = join(realpathSync(tmpdir()), `pcut-schemas-${process.pid}-${name.replace(/\W/g, '')}`);
   cpSync(join(TOP_SRCDIR, 'schemas'), schemas, { recursive: true });
   let logn = 0;
-  const shim = (d) => ({ LD_PRELOAD: SO, PCUT_ROOT: join(realpathSync(d.tmp), 'data'),
-    PCUT_LOG: join(d.tmp, `pcut-ops-${++logn}.log`), ASAN_OPTIONS: asan });
+  // The root is the test's whole temp dir: the data dir and a backup's.
+  const shim = (d) => ({ LD_PRELOAD: SO, PCUT_ROOT: realpathSync(d.tmp),
+    PCUT_LOG: join(tmpdir(), `pcut-ops-${process.pid}-${++logn}.log`), ASAN_OPTIONS: asan });
   const d = await startDaemon([...args, '--schemas', schemas], { env: shim });
   keep(d);
   const ids = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5'];
@@ -238,11 +239,29 @@ async function ops(t, keep, name, args) {
     await sleep(20);
   }
   t.is(st.state, 'succeeded', `${name}: the rollout succeeded (${st.done} of ${st.total})`);
+  const bk = await d.admin('POST', '/v1/backups', { dir: join(realpathSync(d.tmp), 'bk') });
+  t.is(bk.status, 202, `${name}: a backup started`);
+  let bs;
+  for (let i = 0; i < 3000; i++) {
+    bs = (await d.admin('GET', `/v1/backups/${bk.body.id}`)).body;
+    if (bs.state !== 'running') break;
+    await sleep(20);
+  }
+  t.is(bs.state, 'succeeded', `${name}: the backup succeeded (${bs.done} tenants)`);
   await d.kill9();
 
+  // The cut: the temp dir's data dir and backup become what was synced.
+  const img = `${d.tmp}-img`;
+  const out = spawnSync(IMAGE, [d.env.PCUT_LOG, img], { encoding: 'utf8' });
+  t.ok(out.status === 0, `${name}: pcimage rebuilt the data dir and the backup (${(out.stdout || out.stderr).trim()})`);
+  rmSync(d.env.PCUT_LOG, { force: true });
   renameSync(d.data, `${d.data}.cut`);
-  const img = spawnSync(IMAGE, [d.env.PCUT_LOG, d.data], { encoding: 'utf8' });
-  t.ok(img.status === 0, `${name}: pcimage rebuilt the data dir (${(img.stdout || img.stderr).trim()})`);
+  renameSync(join(img, 'data'), d.data);
+  const restored = join(d.tmp, 'restored');
+  const rs = existsSync(join(img, 'bk')) ?
+    spawnSync(TENANTD, ['--restore', join(img, 'bk'), '-D', restored], { encoding: 'utf8' }) : { status: -1, stderr: 'no backup folder' };
+  t.ok(rs.status === 0, `${name}: the backup answered as succeeded restores after the power cut (${(rs.stdout || rs.stderr || '').trim().split('\n').pop()})`);
+  rmSync(img, { recursive: true, force: true });
   d.env = {};
   await d.start();
   const cell = async (id, sql) => (await pipeline(d, id, [sql]))[0].response.result.rows[0][0].value;

@@ -28,7 +28,11 @@
  * At start the tree under PCUT_ROOT is taken as durable (recorded whole).
  * The record of a sync is in the log before the sync returns to the
  * program, so nothing the program acknowledged after a sync is missing
- * from it.  Writes by other processes and through mmap are not seen.
+ * from it.  Writes by other processes, through stdio or mmap are not
+ * seen one by one: a file with none seen whose size or mtime changed
+ * since it was last recorded is recorded whole when it is synced (all of
+ * a file's data is durable after its sync); one written both ways only
+ * in the ranges seen.
  */
 #define _GNU_SOURCE
 #include <sys/types.h>
@@ -71,6 +75,9 @@ struct inode {
 	struct range	*r;
 	size_t		 nr, cap;
 	int		 dirty;
+	int		 recorded;	/* rec_size, rec_mtime are set */
+	uint64_t	 rec_size;	/* as last recorded */
+	int64_t		 rec_mtime;	/* ns */
 	struct inode	*next;
 };
 
@@ -149,7 +156,7 @@ emit(uint32_t type, const void *a, size_t alen, const void *b, size_t blen)
 
 static int
 keyof(int dirfd, const char *name, int flags, struct pcrec_key *k,
-    mode_t *mode, dev_t *dev, uint64_t *size)
+    mode_t *mode, dev_t *dev, uint64_t *size, int64_t *mtime)
 {
 	struct statx	sx;
 
@@ -165,6 +172,8 @@ keyof(int dirfd, const char *name, int flags, struct pcrec_key *k,
 	*mode = sx.stx_mode;
 	*dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
 	*size = sx.stx_size;
+	*mtime = (int64_t)sx.stx_mtime.tv_sec * 1000000000 +
+	    sx.stx_mtime.tv_nsec;
 	return (0);
 }
 
@@ -293,17 +302,32 @@ record_size(const struct pcrec_key *k, uint64_t size)
 	emit(PCREC_SIZE, hdr, sizeof hdr, NULL, 0);
 }
 
-/* Everything i has unsynced, read through rfd. */
+/*
+ * Everything i has unsynced, read through rfd: the ranges written through
+ * the wrappers, or, if none were but the file changed since it was last
+ * recorded (stdio and mmap writes are not seen), the whole file: a sync
+ * makes all of a file's data durable, whoever wrote it.
+ */
 static void
-record_inode(struct inode *i, int rfd, uint64_t size)
+record_inode(struct inode *i, int rfd, uint64_t size, int64_t mtime)
 {
 	size_t	j;
 
+	if (!i->dirty && i->recorded && i->rec_size == size &&
+	    i->rec_mtime == mtime)
+		return;		/* nothing new */
+	if (!i->dirty) {
+		i->nr = 0;
+		add_range(i, 0, size);
+	}
 	for (j = 0; j < i->nr; j++)
 		record_bytes(rfd, &i->k, i->r[j].off, i->r[j].end, size);
 	record_size(&i->k, size);
 	i->nr = 0;
 	i->dirty = 0;
+	i->recorded = 1;
+	i->rec_size = size;
+	i->rec_mtime = mtime;
 }
 
 /* The path of fd under the root ("" for the root), or NULL. */
@@ -342,6 +366,7 @@ record_dir(const char *rel, int files, int all, int deep)
 	mode_t		 mode;
 	dev_t		 dev;
 	uint64_t	 size;
+	int64_t		 mtime;
 	int		 dfd, rfd;
 
 	snprintf(abs, sizeof abs, "%s%s%s", root, *rel ? "/" : "", rel);
@@ -353,7 +378,7 @@ record_dir(const char *rel, int files, int all, int deep)
 		    strcmp(de->d_name, "..") == 0)
 			continue;
 		if (keyof(dfd, de->d_name, AT_SYMLINK_NOFOLLOW, &k, &mode,
-		    &dev, &size) == -1)
+		    &dev, &size, &mtime) == -1)
 			continue;
 		if (!S_ISREG(mode) && !S_ISDIR(mode))
 			continue;
@@ -374,8 +399,9 @@ record_dir(const char *rel, int files, int all, int deep)
 			record_dir(sub, files, all, deep);
 		if (!S_ISREG(mode) || !files)
 			continue;
-		i = lookup(&k, all);
-		if (i == NULL || (!all && !i->dirty))
+		i = lookup(&k, 1);
+		if (!i->dirty && i->recorded && i->rec_size == size &&
+		    i->rec_mtime == mtime)
 			continue;
 		if ((rfd = openat(dfd, de->d_name, O_RDONLY | O_CLOEXEC)) ==
 		    -1)
@@ -384,7 +410,7 @@ record_dir(const char *rel, int files, int all, int deep)
 			i->nr = 0;
 			add_range(i, 0, size);
 		}
-		record_inode(i, rfd, size);
+		record_inode(i, rfd, size, mtime);
 		raw_close(rfd);
 	}
 	closedir(d);
@@ -403,12 +429,13 @@ wrote(int fd, uint64_t off, uint64_t n, int trunc, int dsync)
 	mode_t		 mode;
 	dev_t		 dev;
 	uint64_t	 size;
+	int64_t		 mtime;
 	int		 saved = errno, fl, rfd;
 	char		 p[64];
 
 	if (logfd == -1 || !rootdev_known())
 		goto out;
-	if (keyof(fd, "", AT_EMPTY_PATH, &k, &mode, &dev, &size) == -1 ||
+	if (keyof(fd, "", AT_EMPTY_PATH, &k, &mode, &dev, &size, &mtime) == -1 ||
 	    !S_ISREG(mode) || dev != rootdev)
 		goto out;
 	if (!dsync && (fl = fcntl(fd, F_GETFL)) != -1 &&
@@ -443,23 +470,25 @@ synced(int fd)
 	mode_t		 mode;
 	dev_t		 dev;
 	uint64_t	 size;
+	int64_t		 mtime;
 	int		 saved = errno, rfd;
 	char		 p[64], path[PATH_MAX];
 	const char	*rel;
 
 	if (logfd == -1 || !rootdev_known())
 		goto out;
-	if (keyof(fd, "", AT_EMPTY_PATH, &k, &mode, &dev, &size) == -1 ||
+	if (keyof(fd, "", AT_EMPTY_PATH, &k, &mode, &dev, &size, &mtime) == -1 ||
 	    dev != rootdev)
 		goto out;
 	pthread_mutex_lock(&lk);
 	if (S_ISDIR(mode)) {
 		if ((rel = relpath(fd, path, sizeof path)) != NULL)
 			record_dir(rel, 0, 0, 0);
-	} else if (S_ISREG(mode) && (i = lookup(&k, 0)) != NULL && i->dirty) {
+	} else if (S_ISREG(mode)) {
+		i = lookup(&k, 1);
 		snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
 		if ((rfd = raw_open(p, O_RDONLY)) != -1) {
-			record_inode(i, rfd, size);
+			record_inode(i, rfd, size, mtime);
 			raw_close(rfd);
 		}
 	}
