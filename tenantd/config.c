@@ -88,6 +88,9 @@ config_usage(void)
 "                           system every N ms in which something was committed,\n"
 "                           so a power cut takes back at most about the last N ms\n"
 "                           (default 200; 0: only checkpoints sync a tenant's WAL)\n"
+"      --flush-log          with --synchronous normal: make commits durable within\n"
+"                           --flush-ms through the commit log (as --synchronous\n"
+"                           full does, answers not held) instead of a syncfs\n"
 "      --cache-kib N        page cache per handle in KiB (default 256)\n"
 "      --idle-release S     a handle idle S seconds gives its page cache back\n"
 "                           (default 10; 0: never)\n"
@@ -183,7 +186,7 @@ config_parse(int argc, char **argv)
 	    O_LOOPS, O_MAXBODY, O_MAXRESP, O_STREAMTO, O_HWAIT, O_BUSY, O_SYNC,
 	    O_CACHE, O_IDLEREL, O_SPIN, O_SHARED, O_NOGROUP,
 	    O_HTTPTO, O_MAXCONNS, O_NOAUTH, O_READY, O_MAXIMPORT, O_MAXTENANT,
-	    O_STMTTO, O_RESTORE, O_QWAIT, O_CLOGMIB, O_FLUSH };
+	    O_STMTTO, O_RESTORE, O_QWAIT, O_CLOGMIB, O_FLUSH, O_FLUSHLOG };
 	static const struct option longopts[] = {
 		{ "data-dir", required_argument, NULL, 'D' },
 		{ "socket", required_argument, NULL, 's' },
@@ -211,6 +214,7 @@ config_parse(int argc, char **argv)
 		{ "no-group-commit", no_argument, NULL, O_NOGROUP },
 		{ "commit-log-mib", required_argument, NULL, O_CLOGMIB },
 		{ "flush-ms", required_argument, NULL, O_FLUSH },
+		{ "flush-log", no_argument, NULL, O_FLUSHLOG },
 		{ "http-timeout", required_argument, NULL, O_HTTPTO },
 		{ "max-conns", required_argument, NULL, O_MAXCONNS },
 		{ "no-auth", no_argument, NULL, O_NOAUTH },
@@ -353,6 +357,9 @@ config_parse(int argc, char **argv)
 				return (-1);
 			cfg.flush_ms = (int)v;
 			cfg.flush_ms_set = 1;
+			break;
+		case O_FLUSHLOG:
+			cfg.flush_log = 1;
 			break;
 		case O_SHARED:
 			cfg.shared_files = 1;

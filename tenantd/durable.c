@@ -52,6 +52,12 @@
  * with it.  Every pass over a log has its own random generation, so a
  * replay never runs on into blocks of an earlier pass.
  *
+ * With --synchronous normal --flush-log the same log bounds what a power
+ * cut can take back without holding any answer (async): commits take no
+ * ticket, a round runs once --flush-ms has passed since the last and
+ * something was logged (or at once for a waiter: a forget, exec_durable),
+ * and the logs are not written ahead.
+ *
  * If writing or syncing the log (or a syncfs) fails, written data may be
  * lost and it is not known whose: tenantd stops (fatal) without sending
  * any answer it holds, as PostgreSQL does on a failed WAL flush.
@@ -136,6 +142,7 @@ struct clog {
 };
 
 static int			 active;
+static int			 async;		/* normal --flush-log: no answer waits */
 static int			 dirfd = -1;
 static pthread_t		 thr, reset_thr;
 static pthread_mutex_t		 mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -363,7 +370,7 @@ durable_forget(const char *path)
 uint64_t
 durable_pending(void)
 {
-	return (active ? atomic_load(&wanted) : 0);
+	return (active && !async ? atomic_load(&wanted) : 0);
 }
 
 /* Whether the round of ticket t has finished.  Any thread. */
@@ -391,6 +398,26 @@ int
 durable_active(void)
 {
 	return (active);
+}
+
+/* Whether answers wait for their commit's round (--synchronous full). */
+int
+durable_holds(void)
+{
+	return (active && !async);
+}
+
+/*
+ * Which group commit cfg asks for: answers held for their rounds
+ * (--synchronous full), rounds every --flush-ms with no answer held
+ * (--synchronous normal --flush-log), or none.
+ */
+static int
+durable_mode(void)
+{
+	if (cfg.synchronous_full)
+		return (cfg.group_commit);
+	return (cfg.flush_log && cfg.flush_ms > 0 ? 2 : 0);
 }
 
 static void
@@ -578,19 +605,39 @@ durable_main(void *arg)
 	struct clog_block	 bh;
 	struct iovec		 iov[2];
 	struct clog		*l;
-	uint64_t		 r, t0;
+	struct timespec		 at;
+	uint64_t		 r, t0, next = 0, wait_us;
 	int			 other;
 
 	thread_slice(LOOP_SLICE_NS);	/* answers wait for its rounds */
 	pthread_mutex_lock(&mtx);
 	for (;;) {
 		if (atomic_load(&wanted) <= atomic_load(&done)) {
+			/* --flush-log: a round every --flush-ms while commits
+			 * come, with nobody waiting for it. */
+			if (async && cur.len > 0 && time_mono_us() >= next) {
+				atomic_store(&wanted, started + 1);
+				continue;
+			}
 			if (stopping)
 				break;
-			if (clog_fill_one())
+			if (!async && clog_fill_one())
 				continue;
 			idle = 1;
-			pthread_cond_wait(&work_cv, &mtx);
+			if (async) {
+				wait_us = (uint64_t)cfg.flush_ms * 1000;
+				if (cur.len > 0 && next > time_mono_us())
+					wait_us = next - time_mono_us();
+				clock_gettime(CLOCK_REALTIME, &at);
+				at.tv_sec += (time_t)(wait_us / 1000000);
+				at.tv_nsec += (long)(wait_us % 1000000) * 1000;
+				if (at.tv_nsec >= 1000000000L) {
+					at.tv_sec++;
+					at.tv_nsec -= 1000000000L;
+				}
+				pthread_cond_timedwait(&work_cv, &mtx, &at);
+			} else
+				pthread_cond_wait(&work_cv, &mtx);
 			idle = 0;
 			continue;
 		}
@@ -608,6 +655,7 @@ durable_main(void *arg)
 		pthread_mutex_unlock(&mtx);
 
 		t0 = time_mono_us();
+		next = t0 + (uint64_t)cfg.flush_ms * 1000;
 		memset(&bh, 0, sizeof bh);
 		bh.magic = CLOG_MAGIC;
 		bh.version = CLOG_VERSION;
@@ -893,7 +941,7 @@ durable_recover(char *err, size_t errlen)
 		if (clog_empty_fd(fd[i]) == -1)
 			fatal("commit log: emptying commit-log-%d", i);
 		close(fd[i]);
-		if (cfg.synchronous_full && cfg.group_commit)
+		if (durable_mode() != 0)
 			continue;
 		log_path(i, path, sizeof path);
 		if (unlink(path) == -1 || fsync_parent(path) == -1)
@@ -915,8 +963,9 @@ durable_init(void (*fn)(void))
 	const char	*env;
 	int		 i;
 
-	if (!cfg.synchronous_full || !cfg.group_commit)
+	if (durable_mode() == 0)
 		return;
+	async = durable_mode() == 2;
 	if ((dirfd = open(cfg.data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1)
 		fatal("group commit: open %s", cfg.data_dir);

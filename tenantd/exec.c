@@ -285,7 +285,7 @@ exec_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	vfs_wal_flush(db);
 	/* Group commit: answers that depend on this commit wait for the
 	 * sync round that covers it (durable.c). */
-	if (durable_active())
+	if (durable_holds())
 		h->sync_ticket = durable_ticket();
 	atomic_fetch_add_explicit(&flush_commits, 1, memory_order_relaxed);
 	h->wal_restart = 0;
@@ -344,6 +344,9 @@ exec_durable(struct handle *h)
 	sqlite3_file	*wal = NULL;
 
 	if (durable_active()) {
+		/* --flush-log: a round now for everything logged so far. */
+		if (!durable_holds())
+			h->sync_ticket = durable_ticket();
 		durable_wait(h->sync_ticket);
 		return;
 	}

@@ -101,8 +101,8 @@ flush_init(void)
 {
 	pthread_condattr_t	ca;
 
-	if (cfg.flush_ms <= 0)
-		return;
+	if (cfg.flush_ms <= 0 || durable_active())
+		return;		/* none, or through the commit log */
 	if (cfg.synchronous_full) {
 		if (cfg.flush_ms_set)
 			log_warnx("--flush-ms: ignored at --synchronous full "

@@ -76,6 +76,7 @@ struct config {
 	int		 commit_log_mib; /* each commit log's switch size */
 	int		 flush_ms;	/* at normal: syncfs period (flush.c) */
 	int		 flush_ms_set;	/* given on the command line */
+	int		 flush_log;	/* at normal: through the commit log */
 	int		 cache_kib;
 	int		 idle_release_s;	/* 0: keep page caches */
 	int		 spin_us;	/* loop.c: poll before sleeping */
@@ -390,6 +391,7 @@ void		 durable_log(int, const char *, size_t, uint64_t, const void *,
 void		 durable_forget(const char *);
 void		 durable_close(void);
 int		 durable_active(void);
+int		 durable_holds(void);
 uint64_t	 durable_ticket(void);
 uint64_t	 durable_pending(void);
 int		 durable_reached(uint64_t);

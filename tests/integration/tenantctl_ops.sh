@@ -221,8 +221,29 @@ def serve(c):
     except OSError:
         pass                        # tenantctl hung up: what we test
     c.close()
+def read_request(c):
+    # The whole request: headers, then Content-Length bytes of body (one
+    # recv may end between them, when the machine is busy).
+    data = b""
+    while b"\r\n\r\n" not in data:
+        more = c.recv(65536)
+        if not more:
+            break
+        data += more
+    head, _, body = data.partition(b"\r\n\r\n")
+    n = 0
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            n = int(v.strip())
+    while len(body) < n:
+        more = c.recv(65536)
+        if not more:
+            break
+        body += more
+    return (head + b"\r\n\r\n" + body).decode()
 def answer(c):
-    req = c.recv(65536).decode()
+    req = read_request(c)
     path = req.split(" ")[1]
     if path == "/v1/migrations":
         reply(c, b"202 Accepted", JOB % (8 if '"gone"' in req else 7))
