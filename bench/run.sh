@@ -6,7 +6,7 @@
 #                [--warmup 2] [--conns 64] [--threads 2] [--handles 5000]
 #                [--rounds 2] [--transport unix|tcp] [--tenantd PATH]
 #                [--no-postgres] [--out FILE] [--keep] [--workdir DIR]
-#                [--page-size N] [--flush-ms N]
+#                [--page-size N] [--flush-ms N] [--flush-log]
 #
 # What it does (bench/README.md has the details):
 #   1. makes a fresh private dir with mktemp and marks it; it never starts a
@@ -62,6 +62,7 @@ KEEP=0
 TRANSPORT=unix
 PAGE_SIZE=
 FLUSH_MS=200
+FLUSH_LOG=0
 WORKDIR=${TMPDIR:-/tmp}
 set_tenants='' set_secs='' set_warmup='' set_conns='' set_handles=''
 
@@ -84,6 +85,7 @@ while [ $# -gt 0 ]; do
 	--workdir) WORKDIR=${2:?}; shift ;;
 	--page-size) PAGE_SIZE=${2:?}; shift ;;
 	--flush-ms) FLUSH_MS=${2:?}; shift ;;
+	--flush-log) FLUSH_LOG=1 ;;
 	-h|--help) usage 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; usage 2 ;;
 	esac
@@ -691,7 +693,7 @@ else
 	echo "postgres: skipped" >>"$tmp/header"
 fi
 echo "sqlite:   ${R[floor.sqlite_version]} (floor and tenantd link the system libsqlite3)" >>"$tmp/header"
-echo "durability: tenantd --synchronous normal --flush-ms $FLUSH_MS$([ "$FLUSH_MS" = 0 ] && echo " (no flush: a power cut takes back every commit since a tenant's last checkpoint)" || echo " (a syncfs every $FLUSH_MS ms with commits; PostgreSQL's wal_writer_delay is 200 ms)")" >>"$tmp/header"
+echo "durability: tenantd --synchronous normal --flush-ms $FLUSH_MS$([ "$FLUSH_MS" = 0 ] && echo " (no flush: a power cut takes back every commit since a tenant's last checkpoint)" || { [ "$FLUSH_LOG" = 1 ] && echo " --flush-log${CLOG_MIB:+ --commit-log-mib $CLOG_MIB} (through the commit log every $FLUSH_MS ms; PostgreSQL's wal_writer_delay is 200 ms)" || echo " (a syncfs every $FLUSH_MS ms with commits; PostgreSQL's wal_writer_delay is 200 ms)"; })" >>"$tmp/header"
 echo "durability: tenantd --synchronous full with group commit, --commit-log-mib ${CLOG_MIB:-256 (default)}$([ -n "$CLOG_MIB" ] && echo " (two logs, $((CLOG_MIB * 2 / 1024)) GiB, as max_wal_size)")" >>"$tmp/header"
 echo "clients:  bench/load.c, $CONNS connections, $THREADS threads; pgbench -c $CONNS -j $THREADS -M prepared" >>"$tmp/header"
 if [ $TRANSPORT = tcp ]; then
@@ -749,6 +751,8 @@ for n in "${NS[@]}"; do
 	# power cut takes back the last ~200 ms on both sides
 	flush=()
 	[ "$FLUSH_MS" != 0 ] && flush=(--flush-ms "$FLUSH_MS")
+	# --flush-log: through the commit log, as big as the FULL phase's
+	[ "$FLUSH_LOG" = 1 ] && flush+=(--flush-log ${CLOG_MIB:+--commit-log-mib $CLOG_MIB})
 	td_start "$data" --synchronous normal "${flush[@]}"
 	default_cap=$(td_metric tenantd_max_open_handles)
 	TD_CONF="normal, cap $default_cap"
