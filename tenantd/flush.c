@@ -10,10 +10,10 @@
  * without this: every answered write of a one-second load was gone).
  *
  * So one thread syncs the data dir's file system (one syncfs) every
- * --flush-ms N ms (200 by default, 0: never) in which a commit was made.  A commit answered
- * before a pass begins is on disk when the pass ends, so a power cut takes
- * back at most the commits of the last N ms and one pass, as
- * PostgreSQL's WAL writer (wal_writer_delay) bounds what
+ * --flush-ms N ms (200 by default, 0: never) in which a commit was made.
+ * A commit answered before a pass begins is on disk when the pass ends,
+ * so a power cut takes back at most the commits of the last N ms and one
+ * pass, as PostgreSQL's WAL writer (wal_writer_delay) bounds what
  * synchronous_commit=off can lose.  A sync at any moment is safe in WAL
  * mode: recovery keeps every commit whose frames are whole and stops at
  * the first that is not.
@@ -78,7 +78,6 @@ flush_main(void *arg)
 		    memory_order_relaxed);
 		if (now == seen)
 			continue;	/* nothing committed since */
-		seen = now;
 		t0 = time_mono_us();
 		if (syncfs(dirfd) == -1) {
 			if (warned == 0 || t0 - warned > 60000000) {
@@ -90,6 +89,7 @@ flush_main(void *arg)
 			atomic_fetch_add(&flush_stats.failed, 1);
 			continue;
 		}
+		seen = now;	/* after a failure, the next pass tries again */
 		atomic_fetch_add(&flush_stats.us, time_mono_us() - t0);
 		atomic_fetch_add(&flush_stats.passes, 1);
 	}

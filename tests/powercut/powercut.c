@@ -418,7 +418,7 @@ record_dir(const char *rel, int files, int all, int deep)
 	free(ents);
 }
 
-/* --- the events ------------------------------------------------------------ */
+/* --- the events ----------------------------------------------------------- */
 
 /* fd was written at [off, off + n) (or, with n == 0 and trunc, cut to off). */
 static void
@@ -534,7 +534,7 @@ powercut_init(void)
 	}
 }
 
-/* --- the wrappers ---------------------------------------------------------- */
+/* --- the wrappers --------------------------------------------------------- */
 
 #define REAL(ret, name, ...)						\
 	static ret (*real_##name)(__VA_ARGS__);				\
